@@ -1,0 +1,37 @@
+// swift-tools-version: 6.0
+// AlexNet in Swift: build, train, evaluate, explain and serve the 2012 network and its variants.
+import PackageDescription
+
+let package = Package(
+    name: "AlexNet",
+    products: [
+        .executable(name: "alexnet", targets: ["AlexNetCLI"]),
+        .library(name: "AlexNet", targets: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Shapes, host tensors, aligned buffers, the counter-based RNG.
+        .target(name: "AlexNetCore"),
+        // Layer kinds with their math, the network description, its file format, the model zoo.
+        .target(name: "AlexNetNetwork", dependencies: ["AlexNetCore"]),
+        // The Backend protocol and the plain-Swift reference backend (the oracle).
+        .target(name: "AlexNetBackends", dependencies: ["AlexNetCore", "AlexNetNetwork"]),
+        // The `alexnet` command: one file per subcommand.
+        .executableTarget(
+            name: "AlexNetCLI",
+            dependencies: [
+                "AlexNetCore", "AlexNetNetwork", "AlexNetBackends",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "AlexNetCoreTests", dependencies: ["AlexNetCore"]),
+        .testTarget(name: "AlexNetNetworkTests", dependencies: ["AlexNetCore", "AlexNetNetwork"]),
+        .testTarget(
+            name: "AlexNetBackendsTests",
+            dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends"]
+        ),
+        .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI"]),
+    ]
+)

@@ -1,0 +1,94 @@
+import AlexNetCore
+import AlexNetNetwork
+
+/// The oracle: runs every layer's own plain-Swift forward and backward (the files under
+/// `AlexNetNetwork/Layers`). Slow and simple on purpose; every fast backend must agree with it.
+public struct ReferenceBackend: Backend {
+    public let name = "reference"
+
+    public init() {}
+
+    public func makePlan(for network: ResolvedNetwork, batchSize: Int, seed: UInt64) throws -> any Plan {
+        ReferencePlan(network: network, batchSize: batchSize, seed: seed)
+    }
+}
+
+/// A reference plan keeps every layer's output of the last forward pass for backward.
+public final class ReferencePlan: Plan {
+    public let network: ResolvedNetwork
+    public let batchSize: Int
+    public let parameters: FloatBuffer
+    public let gradients: FloatBuffer
+    public let state: FloatBuffer
+    /// The optimizer's velocity, a mirror of `parameters`.
+    public let velocity: FloatBuffer
+    /// The run's seed for dropout masks.
+    public let seed: UInt64
+    /// Each layer's views into the flat buffers.
+    private let layerParameters: [LayerParameters]
+
+    public init(network: ResolvedNetwork, batchSize: Int, seed: UInt64) {
+        self.network = network
+        self.batchSize = batchSize
+        self.seed = seed
+        parameters = FloatBuffer(count: network.layout.trainableCount)
+        gradients = FloatBuffer(count: network.layout.trainableCount)
+        velocity = FloatBuffer(count: network.layout.trainableCount)
+        state = FloatBuffer(count: network.layout.stateCount)
+        layerParameters = network.layers.map { [parameters, gradients, state] layer in
+            var views = LayerParameters()
+            for slot in layer.slots {
+                if slot.isTrainable {
+                    views.values.append(parameters.view(offset: slot.offset, count: slot.count))
+                    views.gradients.append(gradients.view(offset: slot.offset, count: slot.count))
+                } else {
+                    views.state.append(state.view(offset: slot.offset, count: slot.count))
+                }
+            }
+            return views
+        }
+        initialize(seed: seed)
+    }
+
+    /// Input and every layer's output; `activations[i]` is layer i's input.
+    public func forward(_ input: Tensor, isTraining: Bool, step: UInt64) -> [Tensor] {
+        precondition(Array(input.shape.dropFirst()) == network.inputShape.dimensions,
+                     "ReferencePlan: input \(input.shape) does not match \(network.inputShape)")
+        var activations = [input]
+        for (index, layer) in network.layers.enumerated() {
+            let context = PassContext(isTraining: isTraining, seed: seed, step: step, layerIndex: index)
+            activations.append(layer.layer.forward(activations[index], parameters: layerParameters[index], context: context))
+        }
+        return activations
+    }
+
+    /// Backpropagates `outputGradient` through the layers, accumulating into `gradients`;
+    /// returns the gradient with respect to the input.
+    @discardableResult
+    public func backward(activations: [Tensor], outputGradient: Tensor, step: UInt64) -> Tensor {
+        var gradient = outputGradient
+        for (index, layer) in network.layers.enumerated().reversed() {
+            let context = PassContext(isTraining: true, seed: seed, step: step, layerIndex: index)
+            gradient = layer.layer.backward(
+                input: activations[index], output: activations[index + 1], outputGradient: gradient,
+                parameters: layerParameters[index], context: context)
+        }
+        return gradient
+    }
+
+    public func infer(_ input: Tensor) -> Tensor {
+        forward(input, isTraining: false, step: 0).last!
+    }
+
+    public func computeGradients(input: Tensor, labels: [Int], step: UInt64) -> Float {
+        let activations = forward(input, isTraining: true, step: step)
+        let logits = activations.last!
+        gradients.fill(with: 0)
+        backward(activations: activations, outputGradient: SoftmaxCrossEntropy.gradient(logits: logits, labels: labels), step: step)
+        return SoftmaxCrossEntropy.loss(logits: logits, labels: labels)
+    }
+
+    public func update(with optimizer: SGD) {
+        optimizer.apply(parameters: parameters.pointer, gradients: gradients.pointer, velocity: velocity.pointer)
+    }
+}

@@ -1,0 +1,17 @@
+import ArgumentParser
+
+/// `alexnet`: build, train, evaluate, explain and serve AlexNet.
+@main
+struct AlexNetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "alexnet",
+        abstract: "Build, train, evaluate, explain and serve AlexNet (Krizhevsky, Sutskever and Hinton, 2012).",
+        discussion: """
+            Models are given by --model: a preset (paper, paper-1gpu, torchvision, d2l-fashion, \
+            cifar10) or the path of a network file. `alexnet models` lists the presets; \
+            `alexnet summary --model paper --config` prints one as a network file to start from.
+            """,
+        version: "0.1.0",
+        subcommands: [SummaryCommand.self, ModelsCommand.self]
+    )
+}

@@ -1,0 +1,52 @@
+import AlexNetCore
+
+/// Dropout (the paper, section 4.2): in training each value is zeroed with probability `p`;
+/// a dropped unit outputs zero and gets no gradient.
+///
+/// We use **inverted dropout**: kept values are scaled by 1 / (1 - p) while training, so
+/// evaluation is the identity. The paper instead multiplies every output by 1 - p (0.5) at test
+/// time; both give the same expectation.
+///
+/// The mask is a pure function of (seed, step, layer index, element index) through the
+/// counter-based `Philox` generator: backward regenerates it instead of storing it, any
+/// backend can reproduce it exactly, and a resumed run draws the same masks.
+public struct Dropout: Layer {
+    public static let kind = "dropout"
+
+    public var probability: Float
+
+    public init(probability: Float = 0.5) { self.probability = probability }
+
+    public init(attributes a: inout Attributes) throws {
+        self.init(probability: try a.float("p", default: 0.5))
+    }
+
+    public var attributes: [(key: String, value: String)] { [(key: "p", value: formatted(probability))] }
+    public var configuration: String { "p \(formatted(probability))" }
+
+    public func outputShape(for input: Shape) throws(ShapeError) -> Shape {
+        guard probability >= 0, probability <= 1 else {
+            throw ShapeError("p=\(probability) is not a probability")
+        }
+        return input
+    }
+
+    /// The factor each element is multiplied by in training: 0 if dropped, 1 / (1 - p) if kept.
+    public func mask(count: Int, context: PassContext) -> [Float] {
+        let rng = Philox(seed: context.seed,
+                         stream: RandomStream.dropout(layer: context.layerIndex, step: context.step))
+        let keep = probability < 1 ? 1 / (1 - probability) : 0
+        return (0..<count).map { rng.uniform(at: UInt64($0)) < probability ? 0 : keep }
+    }
+
+    public func forward(_ x: Tensor, parameters: LayerParameters, context: PassContext) -> Tensor {
+        guard context.isTraining, probability > 0 else { return x }
+        return Tensor(shape: x.shape, scalars: zip(x.scalars, mask(count: x.count, context: context)).map(*))
+    }
+
+    public func backward(input x: Tensor, output y: Tensor, outputGradient dy: Tensor,
+                         parameters: LayerParameters, context: PassContext) -> Tensor {
+        guard context.isTraining, probability > 0 else { return dy }
+        return Tensor(shape: x.shape, scalars: zip(dy.scalars, mask(count: x.count, context: context)).map(*))
+    }
+}

@@ -1,0 +1,144 @@
+import AlexNetCore
+
+/// A layer with its name in the network (`conv1`, or torchvision's `features.0`).
+public struct NamedLayer: Sendable {
+    public var name: String
+    public var layer: any Layer
+
+    public init(_ name: String, _ layer: any Layer) {
+        self.name = name
+        self.layer = layer
+    }
+
+    public var kind: String { type(of: layer).kind }
+}
+
+/// A network is data: an input shape and an ordered list of named layers. Shapes, parameter
+/// counts, MACs and memory follow from it by arithmetic (`resolved()`); backends compile it
+/// into executable plans.
+public struct Network: Sendable {
+    /// A short identifier (`paper`, `torchvision`, or the file's name).
+    public var name: String
+    /// One line saying which AlexNet this is and how it deviates from the paper.
+    public var description: String
+    /// Shape of one input example, `CxHxW`.
+    public var inputShape: Shape
+    public var layers: [NamedLayer]
+    /// How a fresh network's parameters are drawn.
+    public var initialization: Initialization
+
+    public init(name: String, description: String = "", inputShape: Shape, layers: [NamedLayer],
+                initialization: Initialization = .pytorch) {
+        self.name = name
+        self.description = description
+        self.inputShape = inputShape
+        self.layers = layers
+        self.initialization = initialization
+    }
+
+    /// Same kinds, hyperparameters, names and input.
+    public func isEquivalent(to other: Network) -> Bool {
+        inputShape == other.inputShape && initialization == other.initialization
+            && layers.count == other.layers.count
+            && zip(layers, other.layers).allSatisfy { $0.name == $1.name && $0.layer.isEqual(to: $1.layer) }
+    }
+
+    /// The number of classes: the width of the last linear layer, if there is one.
+    public var classCount: Int? {
+        layers.last(where: { $0.layer is Linear }).map { ($0.layer as! Linear).outputFeatures }
+    }
+
+    /// The same network with `count` outputs in its last linear layer.
+    public func withClassCount(_ count: Int) throws -> Network {
+        guard let index = layers.lastIndex(where: { $0.layer is Linear }) else {
+            throw NetworkError.noClassifier(network: name)
+        }
+        var copy = self
+        var last = layers[index].layer as! Linear
+        last.outputFeatures = count
+        copy.layers[index].layer = last
+        return copy
+    }
+
+    /// Every layer with its input and output shapes, its parameters and where they live in the
+    /// flat buffers. Throws `NetworkError.shape` naming the first layer that cannot work.
+    public func resolved() throws -> ResolvedNetwork {
+        var seen = Set<String>()
+        for named in layers {
+            guard !named.name.isEmpty, seen.insert(named.name).inserted else {
+                throw NetworkError.duplicateName(named.name)
+            }
+        }
+        guard !layers.isEmpty else { throw NetworkError.empty(network: name) }
+        var resolvedLayers: [ResolvedLayer] = []
+        var shape = inputShape
+        var layout = ParameterLayout()
+        for (index, named) in layers.enumerated() {
+            let output: Shape
+            do {
+                output = try named.layer.outputShape(for: shape)
+            } catch {
+                throw NetworkError.shape(layer: named.name, index: index, kind: named.kind,
+                                         input: shape, reason: error.message)
+            }
+            let specs = named.layer.parameters(for: shape)
+            let slots = specs.map { layout.append($0, layer: index, layerName: named.name) }
+            resolvedLayers.append(ResolvedLayer(
+                index: index, name: named.name, layer: named.layer, inputShape: shape,
+                outputShape: output, parameters: specs, slots: slots,
+                multiplyAccumulates: named.layer.multiplyAccumulates(for: shape)))
+            shape = output
+        }
+        return ResolvedNetwork(network: self, layers: resolvedLayers, layout: layout)
+    }
+}
+
+/// A layer placed in its network.
+public struct ResolvedLayer: Sendable {
+    public var index: Int
+    public var name: String
+    public var layer: any Layer
+    public var inputShape: Shape
+    public var outputShape: Shape
+    public var parameters: [ParameterSpec]
+    /// Where each of `parameters` lives in the flat buffers, in the same order.
+    public var slots: [ParameterSlot]
+    public var multiplyAccumulates: Int
+
+    public var kind: String { type(of: layer).kind }
+    public var parameterCount: Int { parameters.filter(\.isTrainable).reduce(0) { $0 + $1.count } }
+}
+
+/// A network whose shapes all work.
+public struct ResolvedNetwork: Sendable {
+    public var network: Network
+    public var layers: [ResolvedLayer]
+    public var layout: ParameterLayout
+
+    public var inputShape: Shape { network.inputShape }
+    public var outputShape: Shape { layers.last!.outputShape }
+    /// Trainable parameters (what papers and `model.parameters()` count).
+    public var parameterCount: Int { layers.reduce(0) { $0 + $1.parameterCount } }
+    public var multiplyAccumulates: Int { layers.reduce(0) { $0 + $1.multiplyAccumulates } }
+}
+
+/// Errors in a network's structure. Each names the layer at fault.
+public enum NetworkError: Error, Equatable, CustomStringConvertible {
+    case shape(layer: String, index: Int, kind: String, input: Shape, reason: String)
+    case duplicateName(String)
+    case empty(network: String)
+    case noClassifier(network: String)
+
+    public var description: String {
+        switch self {
+        case let .shape(layer, index, kind, input, reason):
+            return "layer \(index) '\(layer)' (\(kind)) cannot take its \(input) input: \(reason)"
+        case let .duplicateName(name):
+            return name.isEmpty ? "a layer has an empty name" : "two layers are named '\(name)'"
+        case let .empty(network):
+            return "network '\(network)' has no layers"
+        case let .noClassifier(network):
+            return "network '\(network)' has no linear layer whose outputs could be the classes"
+        }
+    }
+}
