@@ -16,8 +16,12 @@ let package = Package(
         .target(name: "AlexNetCore"),
         // Layer kinds with their math, the network description, its file format, the model zoo.
         .target(name: "AlexNetNetwork", dependencies: ["AlexNetCore"]),
-        // The Backend protocol and the plain-Swift reference backend (the oracle).
-        .target(name: "AlexNetBackends", dependencies: ["AlexNetCore", "AlexNetNetwork"]),
+        // Module maps for Debian's C libraries; no code.
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        // The Backend protocol, the plain-Swift reference backend (the oracle), and the cpu
+        // backend on oneDNN and OpenBLAS.
+        .target(name: "AlexNetBackends", dependencies: ["AlexNetCore", "AlexNetNetwork", "CDNNL", "CBLAS"]),
         // The `alexnet` command: one file per subcommand.
         .executableTarget(
             name: "AlexNetCLI",

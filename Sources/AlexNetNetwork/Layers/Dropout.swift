@@ -31,12 +31,31 @@ public struct Dropout: Layer {
         return input
     }
 
-    /// The factor each element is multiplied by in training: 0 if dropped, 1 / (1 - p) if kept.
-    public func mask(count: Int, context: PassContext) -> [Float] {
+    /// Writes the factor each element is multiplied by in training: 0 if dropped, 1 / (1 - p)
+    /// if kept. Element i is dropped when the uniform number made of word i % 4 of Philox block
+    /// i / 4 is below p. Every backend fills its masks with this function.
+    public func fillMask(_ mask: UnsafeMutableBufferPointer<Float>, context: PassContext) {
         let rng = Philox(seed: context.seed,
                          stream: RandomStream.dropout(layer: context.layerIndex, step: context.step))
-        let keep = probability < 1 ? 1 / (1 - probability) : 0
-        return (0..<count).map { rng.uniform(at: UInt64($0)) < probability ? 0 : keep }
+        let keep: Float = probability < 1 ? 1 / (1 - probability) : 0
+        let threshold = probability * 16_777_216  // p scaled to 24-bit integers
+        @inline(__always) func factor(_ word: UInt32) -> Float { Float(word >> 8) < threshold ? 0 : keep }
+        var i = 0
+        while i < mask.count {
+            let words = rng.block(at: UInt64(i / 4))
+            mask[i] = factor(words.0)
+            if i + 1 < mask.count { mask[i + 1] = factor(words.1) }
+            if i + 2 < mask.count { mask[i + 2] = factor(words.2) }
+            if i + 3 < mask.count { mask[i + 3] = factor(words.3) }
+            i += 4
+        }
+    }
+
+    /// The mask as an array (see `fillMask`).
+    public func mask(count: Int, context: PassContext) -> [Float] {
+        var mask = [Float](repeating: 0, count: count)
+        mask.withUnsafeMutableBufferPointer { fillMask($0, context: context) }
+        return mask
     }
 
     public func forward(_ x: Tensor, parameters: LayerParameters, context: PassContext) -> Tensor {

@@ -1,0 +1,193 @@
+import AlexNetCore
+import AlexNetNetwork
+import CDNNL
+
+/// Batch normalization on oneDNN (2-D feature maps in their blocked layout, or plain `[N, F]`).
+/// Training normalises with the batch statistics, which oneDNN returns, and then updates the
+/// running statistics in the state buffer as PyTorch does (unbiased variance); evaluation uses
+/// the running statistics through a second primitive.
+final class BatchNormOperation: CPUOperation {
+    private let builder: PlanBuilder
+    private let batchNorm: BatchNorm
+    private let channels: Int
+    private let valuesPerChannel: Int
+    private let trainingPD: PrimitiveDescriptor?
+    private var trainingForward: BoundPrimitive?
+    private var inferenceForward: BoundPrimitive!
+    private var backwardPrimitive: BoundPrimitive?
+    private let mean: Activation, variance: Activation
+    private let runningMean: UnsafeMutablePointer<Float>, runningVariance: UnsafeMutablePointer<Float>
+    private let layer: ResolvedLayer
+    private var ownInputGradient: Activation?
+
+    init(_ layer: ResolvedLayer, input: Activation, builder: PlanBuilder) throws {
+        batchNorm = layer.layer as! BatchNorm
+        self.builder = builder
+        self.layer = layer
+        channels = layer.inputShape.dimensions[0]
+        valuesPerChannel = builder.batchSize * layer.inputShape.elementCount / channels
+        let engine = builder.engine
+        let statistics = try MemoryDescriptor.plain([channels])
+        mean = try Activation(statistics, engine: engine)
+        variance = try Activation(statistics, engine: engine)
+        runningMean = builder.state.baseAddress + layer.slots[2].offset
+        runningVariance = builder.state.baseAddress + layer.slots[3].offset
+        let scale = try builder.memory(statistics, on: builder.parameters, offset: layer.slots[0].offset)
+        let shift = try builder.memory(statistics, on: builder.parameters, offset: layer.slots[1].offset)
+
+        let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
+        var data = input.descriptor.raw
+        var inferenceDesc = dnnl_batch_normalization_desc_t()
+        try check(dnnl_batch_normalization_forward_desc_init(&inferenceDesc, dnnl_forward_inference, &data, batchNorm.epsilon,
+                                                             flags | dnnl_use_global_stats.rawValue), "describing '\(layer.name)'")
+        let inferencePD = try PrimitiveDescriptor(&inferenceDesc, attributes: try Attributes(), engine: engine, what: "'\(layer.name)'")
+        if builder.isTraining {
+            var trainingDesc = dnnl_batch_normalization_desc_t()
+            try check(dnnl_batch_normalization_forward_desc_init(&trainingDesc, dnnl_forward_training, &data, batchNorm.epsilon, flags),
+                      "describing '\(layer.name)'")
+            trainingPD = try PrimitiveDescriptor(&trainingDesc, attributes: try Attributes(), engine: engine, what: "'\(layer.name)'")
+        } else {
+            trainingPD = nil
+        }
+        super.init(name: layer.name, input: input, output: try Activation(inferencePD.destination, engine: engine))
+        let runningMeanMemory = try builder.memory(statistics, on: builder.state, offset: layer.slots[2].offset)
+        let runningVarianceMemory = try builder.memory(statistics, on: builder.state, offset: layer.slots[3].offset)
+        inferenceForward = try builder.primitive(inferencePD, name: layer.name, [
+            (CDNNL_ARG_SRC, input.memory), (CDNNL_ARG_DST, output.memory), (CDNNL_ARG_SCALE, scale), (CDNNL_ARG_SHIFT, shift),
+            (CDNNL_ARG_MEAN, runningMeanMemory), (CDNNL_ARG_VARIANCE, runningVarianceMemory)])
+        if let trainingPD {
+            trainingForward = try builder.primitive(trainingPD, name: layer.name, [
+                (CDNNL_ARG_SRC, input.memory), (CDNNL_ARG_DST, output.memory), (CDNNL_ARG_SCALE, scale), (CDNNL_ARG_SHIFT, shift),
+                (CDNNL_ARG_MEAN, mean.memory), (CDNNL_ARG_VARIANCE, variance.memory)])
+        }
+    }
+
+    override func prepareBackward(outputParity: Int, inputParity: Int?) throws {
+        guard let trainingPD else { return }
+        let engine = builder.engine
+        let diffOutput = try builder.gradient(output.descriptor, parity: outputParity)
+        let diffInput: Memory
+        if let inputParity {
+            diffInput = try builder.gradient(input.descriptor, parity: inputParity)
+        } else {
+            let own = try Activation(input.descriptor, engine: engine)
+            ownInputGradient = own
+            diffInput = own.memory
+        }
+        var data = input.descriptor.raw, diff = input.descriptor.raw
+        var desc = dnnl_batch_normalization_desc_t()
+        try check(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &data, batchNorm.epsilon,
+                                                              dnnl_use_scale.rawValue | dnnl_use_shift.rawValue),
+                  "describing the backward of '\(name)'")
+        let pd = try PrimitiveDescriptor(&desc, attributes: try Attributes(), engine: engine, hint: trainingPD, what: "backward of '\(name)'")
+        let statistics = try MemoryDescriptor.plain([channels])
+        backwardPrimitive = try builder.primitive(pd, name: "\(name) backward", [
+            (CDNNL_ARG_SRC, input.memory), (CDNNL_ARG_MEAN, mean.memory), (CDNNL_ARG_VARIANCE, variance.memory),
+            (CDNNL_ARG_DIFF_DST, diffOutput), (CDNNL_ARG_SCALE, try builder.memory(statistics, on: builder.parameters, offset: layer.slots[0].offset)),
+            (CDNNL_ARG_SHIFT, try builder.memory(statistics, on: builder.parameters, offset: layer.slots[1].offset)),
+            (CDNNL_ARG_DIFF_SRC, diffInput),
+            (CDNNL_ARG_DIFF_SCALE, try builder.memory(statistics, on: builder.gradients, offset: layer.slots[0].offset)),
+            (CDNNL_ARG_DIFF_SHIFT, try builder.memory(statistics, on: builder.gradients, offset: layer.slots[1].offset))])
+    }
+
+    override func forward(_ context: StepContext) {
+        guard context.isTraining, let trainingForward else {
+            inferenceForward.execute(builder.engine)
+            return
+        }
+        trainingForward.execute(builder.engine)
+        let m = batchNorm.momentum, count = Float(valuesPerChannel)
+        let batchMean = mean.floats, batchVariance = variance.floats
+        for c in 0..<channels {
+            runningMean[c] = (1 - m) * runningMean[c] + m * batchMean[c]
+            let unbiased = count > 1 ? batchVariance[c] * count / (count - 1) : batchVariance[c]
+            runningVariance[c] = (1 - m) * runningVariance[c] + m * unbiased
+        }
+    }
+
+    override func backward(_ context: StepContext) { backwardPrimitive?.execute(builder.engine) }
+    override var implementation: String { trainingPD?.implementation ?? "" }
+}
+
+/// Any layer the library path does not cover (an even LRN size, adaptive pooling with unequal
+/// bins, dropout on feature maps) runs on the reference math over plain NCHW copies. Correct
+/// and slow; the per-layer report shows it as `reference`.
+final class ReferenceOperation: CPUOperation {
+    private let builder: PlanBuilder
+    private let layer: ResolvedLayer
+    private let parameters: LayerParameters
+    private let plainInput: Activation
+    private let inputReorder: BoundPrimitive?
+    private var inputGradientReorder: BoundPrimitive?
+    private var plainInputGradient: Activation?
+    private var outputParity = 0
+    private var diffOutput: UnsafeMutablePointer<Float>?
+
+    init(_ layer: ResolvedLayer, input: Activation, builder: PlanBuilder) throws {
+        self.builder = builder
+        self.layer = layer
+        let n = builder.batchSize
+        let plain = try MemoryDescriptor.plain(input.shape)
+        if plain == input.descriptor {
+            plainInput = input
+            inputReorder = nil
+        } else {
+            plainInput = try Activation(plain, engine: builder.engine)
+            inputReorder = try builder.reorder(from: input.memory, to: plainInput.memory, name: "\(layer.name) input reorder")
+        }
+        var views = LayerParameters()
+        for slot in layer.slots {
+            if slot.isTrainable {
+                views.values.append(builder.parameters.view(offset: slot.offset, count: slot.count))
+                views.gradients.append(builder.gradients.view(offset: slot.offset, count: slot.count))
+            } else {
+                views.state.append(builder.state.view(offset: slot.offset, count: slot.count))
+            }
+        }
+        parameters = views
+        super.init(name: layer.name, input: input,
+                   output: try Activation(try MemoryDescriptor.plain([n] + layer.outputShape.dimensions), engine: builder.engine))
+    }
+
+    override func prepareBackward(outputParity: Int, inputParity: Int?) throws {
+        self.outputParity = outputParity
+        builder.reserveGradientBytes(4 * output.shape.reduce(1, *))
+        guard let inputParity else { return }
+        let own = try Activation(try MemoryDescriptor.plain(input.shape), engine: builder.engine)
+        plainInputGradient = own
+        inputGradientReorder = try builder.reorder(from: own.memory, to: try builder.gradient(input.descriptor, parity: inputParity),
+                                                   name: "\(name) input gradient reorder")
+    }
+
+    override func bind(gradientBuffers: [RawStorage]) {
+        diffOutput = gradientBuffers[outputParity].pointer.assumingMemoryBound(to: Float.self)
+    }
+
+    private func tensor(_ activation: Activation) -> Tensor {
+        Tensor(shape: activation.shape, scalars: Array(activation.floats))
+    }
+
+    private func context(_ step: StepContext) -> PassContext {
+        PassContext(isTraining: step.isTraining, seed: step.seed, step: step.step, layerIndex: layer.index)
+    }
+
+    override func forward(_ step: StepContext) {
+        inputReorder?.execute(builder.engine)
+        let y = layer.layer.forward(tensor(plainInput), parameters: parameters, context: context(step))
+        _ = output.floats.update(fromContentsOf: y.scalars)
+    }
+
+    override func backward(_ step: StepContext) {
+        guard let diffOutput else { return }
+        for gradient in parameters.gradients { gradient.update(repeating: 0) }
+        let dy = Tensor(shape: output.shape, scalars: Array(UnsafeBufferPointer(start: diffOutput, count: output.shape.reduce(1, *))))
+        let dx = layer.layer.backward(input: tensor(plainInput), output: tensor(output), outputGradient: dy,
+                                      parameters: parameters, context: context(step))
+        if let plainInputGradient {
+            _ = plainInputGradient.floats.update(fromContentsOf: dx.scalars)
+            inputGradientReorder?.execute(builder.engine)
+        }
+    }
+
+    override var implementation: String { "reference (plain Swift)" }
+}

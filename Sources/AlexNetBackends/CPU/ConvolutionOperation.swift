@@ -1,0 +1,198 @@
+import AlexNetCore
+import AlexNetNetwork
+import CDNNL
+
+/// A convolution (grouped too) on oneDNN, with the following ReLU fused as a post-op.
+///
+/// Weights live in the flat buffer in PyTorch's OIHW (GOIHW for groups); oneDNN's kernels want
+/// a blocked layout, so each forward reorders them into a private copy and each backward
+/// reorders the weight gradient back into the flat gradient buffer. Those tensors are small
+/// (2.3 M scalars in AlexNet) next to the activations, which stay blocked between layers.
+final class ConvolutionOperation: CPUOperation {
+    private let builder: PlanBuilder
+    private let forwardPD: PrimitiveDescriptor
+    private var forwardPrimitive: BoundPrimitive!
+    private var weightsReorder: BoundPrimitive?
+    private var sourceReorder: BoundPrimitive?
+    private var reluBackward: BoundPrimitive?
+    private var backwardWeights: BoundPrimitive?
+    private var weightGradientReorder: BoundPrimitive?
+    private var backwardData: BoundPrimitive?
+    private var diffSourceReorder: BoundPrimitive?
+    private var implementations: [String] = []
+    private var keep: [AnyObject] = []
+
+    init(_ layer: ResolvedLayer, fusedReLU: String?, input: Activation, builder: PlanBuilder, isFirst: Bool) throws {
+        let conv = layer.layer as! Convolution
+        let engine = builder.engine
+        let n = builder.batchSize
+        let (c, h, w) = layer.inputShape.image!
+        let (o, oh, ow) = layer.outputShape.image!
+        let k = conv.kernelSize, g = conv.groups
+        let weightShape = g == 1 ? [o, c, k, k] : [g, o / g, c / g, k, k]
+        let plainWeights = try MemoryDescriptor(weightShape, g == 1 ? dnnl_oihw : dnnl_goihw)
+        let biasDescriptor = try MemoryDescriptor.plain([o])
+        let strides = dims([conv.stride, conv.stride]), padding = dims([conv.padding, conv.padding])
+
+        var sourceAny = try MemoryDescriptor.any([n, c, h, w]).raw
+        var weightsAny = try MemoryDescriptor.any(weightShape).raw
+        let bias = biasDescriptor.raw
+        var destinationAny = try MemoryDescriptor.any([n, o, oh, ow]).raw
+        var desc = dnnl_convolution_desc_t()
+        var s = strides, pl = padding, pr = padding
+        // A stable pointer to the bias descriptor, or nil for a convolution without bias.
+        let biasStorage = UnsafeMutablePointer<dnnl_memory_desc_t>.allocate(capacity: 1)
+        biasStorage.initialize(to: bias)
+        defer { biasStorage.deallocate() }
+        let biasPointer = conv.hasBias ? biasStorage : nil
+        try check(dnnl_convolution_forward_desc_init(
+            &desc, builder.isTraining ? dnnl_forward_training : dnnl_forward_inference, dnnl_convolution_direct,
+            &sourceAny, &weightsAny, biasPointer, &destinationAny, &s.0, &pl.0, &pr.0),
+            "describing convolution '\(layer.name)'")
+        forwardPD = try PrimitiveDescriptor(&desc, attributes: try Attributes(fusedReLU: fusedReLU != nil),
+                                            engine: engine, what: "convolution '\(layer.name)'")
+        self.builder = builder
+        let output = try Activation(forwardPD.destination, engine: engine)
+        super.init(name: [layer.name, fusedReLU].compactMap { $0 }.joined(separator: "+"), input: input, output: output)
+        needsInputGradient = !isFirst
+        implementations.append(forwardPD.implementation)
+
+        // Source: reorder when oneDNN wants another layout than the previous layer left.
+        var source = input.memory
+        if forwardPD.source != input.descriptor {
+            let reordered = try Activation(forwardPD.source, engine: engine)
+            keep.append(reordered)
+            sourceReorder = try builder.reorder(from: input.memory, to: reordered.memory, name: "\(name) source reorder")
+            source = reordered.memory
+        }
+
+        // Weights: the flat OIHW tensor, or a blocked copy refreshed before each forward.
+        let weightSlot = layer.slots[0]
+        let flatWeights = try builder.memory(plainWeights, on: builder.parameters, offset: weightSlot.offset)
+        var weights = flatWeights
+        if forwardPD.weights != plainWeights {
+            let blocked = try Activation(forwardPD.weights, engine: engine)
+            keep.append(blocked)
+            weightsReorder = try builder.reorder(from: flatWeights, to: blocked.memory, name: "\(name) weights reorder")
+            weights = blocked.memory
+        }
+        var arguments: [(Int32, Memory)] = [(CDNNL_ARG_SRC, source), (CDNNL_ARG_WEIGHTS, weights), (CDNNL_ARG_DST, output.memory)]
+        if conv.hasBias {
+            arguments.append((CDNNL_ARG_BIAS, try builder.memory(biasDescriptor, on: builder.parameters, offset: layer.slots[1].offset)))
+        }
+        forwardPrimitive = try builder.primitive(forwardPD, name: "convolution '\(layer.name)'", arguments)
+        guard builder.isTraining else { return }
+
+        // Backward: ReLU (from its output), then weights and bias, then data.
+        var destination = output.descriptor.raw
+        if fusedReLU != nil {
+            var reluDesc = dnnl_eltwise_desc_t()
+            try check(dnnl_eltwise_backward_desc_init(&reluDesc, dnnl_eltwise_relu_use_dst_for_bwd, &destination, &destination, 0, 0),
+                      "describing the fused ReLU's backward")
+            let reluForwardHint = try Self.reluForwardHint(output.descriptor, engine: engine)
+            let pd = try PrimitiveDescriptor(&reluDesc, engine: engine, hint: reluForwardHint, what: "ReLU backward of '\(layer.name)'")
+            keep.append(reluForwardHint)
+            reluBackwardPD = pd
+        }
+
+        var sourceDescriptor = forwardPD.source.raw
+        var weightsGradientAny = try MemoryDescriptor.any(weightShape).raw
+        var weightsDesc = dnnl_convolution_desc_t()
+        try check(dnnl_convolution_backward_weights_desc_init(
+            &weightsDesc, dnnl_convolution_direct, &sourceDescriptor, &weightsGradientAny, biasPointer,
+            &destination, &s.0, &pl.0, &pr.0), "describing the weight gradient of '\(layer.name)'")
+        backwardWeightsPD = try PrimitiveDescriptor(&weightsDesc, attributes: try Attributes(), engine: engine, hint: forwardPD,
+                                                    what: "weight gradient of '\(layer.name)'")
+        implementations.append(backwardWeightsPD!.implementation)
+        self.source = source
+
+        if needsInputGradient {
+            var diffSourceAny = try MemoryDescriptor.any([n, c, h, w]).raw
+            var weightsForData = forwardPD.weights.raw
+            var dataDesc = dnnl_convolution_desc_t()
+            try check(dnnl_convolution_backward_data_desc_init(
+                &dataDesc, dnnl_convolution_direct, &diffSourceAny, &weightsForData, &destination, &s.0, &pl.0, &pr.0),
+                "describing the input gradient of '\(layer.name)'")
+            backwardDataPD = try PrimitiveDescriptor(&dataDesc, attributes: try Attributes(), engine: engine, hint: forwardPD,
+                                                     what: "input gradient of '\(layer.name)'")
+            implementations.append(backwardDataPD!.implementation)
+            self.weightsForData = weights
+        }
+        self.flatWeightsDescriptor = plainWeights
+        self.layer = layer
+    }
+
+    // Backward primitives are created in `prepareBackward`, once the plan has given us our gradient memories.
+    private var reluBackwardPD: PrimitiveDescriptor?
+    private var backwardWeightsPD: PrimitiveDescriptor?
+    private var backwardDataPD: PrimitiveDescriptor?
+    private var source: Memory?
+    private var weightsForData: Memory?
+    private var flatWeightsDescriptor: MemoryDescriptor?
+    private var layer: ResolvedLayer?
+
+    /// A forward ReLU primitive descriptor, which oneDNN needs as the hint for the backward one.
+    static func reluForwardHint(_ descriptor: MemoryDescriptor, engine: DNNLEngine) throws -> PrimitiveDescriptor {
+        var data = descriptor.raw
+        var desc = dnnl_eltwise_desc_t()
+        try check(dnnl_eltwise_forward_desc_init(&desc, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, &data, 0, 0),
+                  "describing a ReLU")
+        return try PrimitiveDescriptor(&desc, engine: engine, what: "ReLU")
+    }
+
+    override func prepareBackward(outputParity: Int, inputParity: Int?) throws {
+        guard let layer, let backwardWeightsPD, let source, let flatWeightsDescriptor else { return }
+        let diffOutput = try builder.gradient(output.descriptor, parity: outputParity)
+        let diffInput = try inputParity.map { try builder.gradient(input.descriptor, parity: $0) }
+        let engine = builder.engine
+        if let reluBackwardPD {
+            reluBackward = try builder.primitive(reluBackwardPD, name: "\(name) ReLU backward", [
+                (CDNNL_ARG_DST, output.memory), (CDNNL_ARG_DIFF_DST, diffOutput), (CDNNL_ARG_DIFF_SRC, diffOutput)])
+        }
+        let flatGradient = try builder.memory(flatWeightsDescriptor, on: builder.gradients, offset: layer.slots[0].offset)
+        var weightGradient = flatGradient
+        if backwardWeightsPD.diffWeights != flatWeightsDescriptor {
+            let blocked = try Activation(backwardWeightsPD.diffWeights, engine: engine)
+            keep.append(blocked)
+            weightGradientReorder = try builder.reorder(from: blocked.memory, to: flatGradient, name: "\(name) weight gradient reorder")
+            weightGradient = blocked.memory
+        }
+        var arguments: [(Int32, Memory)] = [(CDNNL_ARG_SRC, source), (CDNNL_ARG_DIFF_DST, diffOutput), (CDNNL_ARG_DIFF_WEIGHTS, weightGradient)]
+        if layer.slots.count > 1 {
+            arguments.append((CDNNL_ARG_DIFF_BIAS, try builder.memory(try MemoryDescriptor.plain([layer.slots[1].count]),
+                                                                     on: builder.gradients, offset: layer.slots[1].offset)))
+        }
+        backwardWeights = try builder.primitive(backwardWeightsPD, name: "\(name) weight gradient", arguments)
+
+        if let backwardDataPD, let weightsForData, let diffInput {
+            if backwardDataPD.diffSource == input.descriptor {
+                backwardData = try builder.primitive(backwardDataPD, name: "\(name) input gradient", [
+                    (CDNNL_ARG_DIFF_DST, diffOutput), (CDNNL_ARG_WEIGHTS, weightsForData), (CDNNL_ARG_DIFF_SRC, diffInput)])
+            } else {
+                let own = try Activation(backwardDataPD.diffSource, engine: engine)
+                keep.append(own)
+                backwardData = try builder.primitive(backwardDataPD, name: "\(name) input gradient", [
+                    (CDNNL_ARG_DIFF_DST, diffOutput), (CDNNL_ARG_WEIGHTS, weightsForData), (CDNNL_ARG_DIFF_SRC, own.memory)])
+                diffSourceReorder = try builder.reorder(from: own.memory, to: diffInput, name: "\(name) input gradient reorder")
+            }
+        }
+    }
+
+    override func forward(_ context: StepContext) {
+        let engine = builder.engine
+        sourceReorder?.execute(engine)
+        weightsReorder?.execute(engine)
+        forwardPrimitive.execute(engine)
+    }
+
+    override func backward(_ context: StepContext) {
+        let engine = builder.engine
+        reluBackward?.execute(engine)
+        backwardWeights?.execute(engine)
+        weightGradientReorder?.execute(engine)
+        backwardData?.execute(engine)
+        diffSourceReorder?.execute(engine)
+    }
+
+    override var implementation: String { implementations.joined(separator: " / ") }
+}
