@@ -18,10 +18,9 @@ let package = Package(
         .target(name: "AlexNetNetwork", dependencies: ["AlexNetCore"]),
         // Module maps for Debian's C libraries; no code.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
-        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         // The Backend protocol, the plain-Swift reference backend (the oracle), and the cpu
-        // backend on oneDNN and OpenBLAS.
-        .target(name: "AlexNetBackends", dependencies: ["AlexNetCore", "AlexNetNetwork", "CDNNL", "CBLAS"]),
+        // backend on oneDNN.
+        .target(name: "AlexNetBackends", dependencies: ["AlexNetCore", "AlexNetNetwork", "CDNNL"]),
         // The `alexnet` command: one file per subcommand.
         .executableTarget(
             name: "AlexNetCLI",

@@ -1,6 +1,5 @@
 import AlexNetCore
 import AlexNetNetwork
-import CBLAS
 import CDNNL
 import Dispatch
 
@@ -9,8 +8,8 @@ import Glibc
 #endif
 
 /// The CPU backend: oneDNN for convolution, pooling, LRN, activations and batch norm (in its
-/// blocked layouts, reordered only at the network's edges), OpenBLAS for the fully connected
-/// layers, and plain loops for dropout, the loss and the optimizer.
+/// blocked layouts, reordered only at the network's edges), oneDNN's sgemm for the fully
+/// connected layers, and plain loops for dropout, the loss and the optimizer.
 public struct CPUBackend: Backend {
     public let name = "cpu"
     /// Threads for oneDNN and OpenBLAS; nil uses every core.
@@ -35,6 +34,8 @@ public struct CPUBackend: Backend {
 public struct OperationTiming: Sendable {
     public var name: String
     public var implementation: String
+    /// Multiply-accumulates per example.
+    public var multiplyAccumulates: Int
     public var forwardSeconds: Double
     public var backwardSeconds: Double
 }
@@ -69,7 +70,6 @@ public final class CPUPlan: Plan {
         self.isTraining = isTraining
         self.threads = threads ?? CPUBackend.coreCount
         DNNLThreads.set(self.threads)
-        openblas_set_num_threads(Int32(self.threads))
         engine = try DNNLEngine()
         parameters = FloatBuffer(count: network.layout.trainableCount)
         gradients = FloatBuffer(count: network.layout.trainableCount)
@@ -134,6 +134,7 @@ public final class CPUPlan: Plan {
                 operation = try ReferenceOperation(layer, input: current, builder: builder)
             }
             if let operation {
+                operation.multiplyAccumulates = layer.multiplyAccumulates
                 operations.append(operation)
                 current = operation.output
             }
@@ -252,7 +253,7 @@ public final class CPUPlan: Plan {
     /// Per-operation times since the last `resetTimings()`.
     public var timings: [OperationTiming] {
         operations.map { OperationTiming(name: $0.name, implementation: $0.implementation,
-                                         forwardSeconds: $0.forwardSeconds, backwardSeconds: $0.backwardSeconds) }
+                                         multiplyAccumulates: $0.multiplyAccumulates, forwardSeconds: $0.forwardSeconds, backwardSeconds: $0.backwardSeconds) }
     }
 
     public func resetTimings() {

@@ -18,6 +18,7 @@ final class ConvolutionOperation: CPUOperation {
     private var backwardWeights: BoundPrimitive?
     private var weightGradientReorder: BoundPrimitive?
     private var backwardData: BoundPrimitive?
+    private var dataWeightsReorder: BoundPrimitive?
     private var diffSourceReorder: BoundPrimitive?
     private var implementations: [String] = []
     private var keep: [AnyObject] = []
@@ -39,7 +40,6 @@ final class ConvolutionOperation: CPUOperation {
         let bias = biasDescriptor.raw
         var destinationAny = try MemoryDescriptor.any([n, o, oh, ow]).raw
         var desc = dnnl_convolution_desc_t()
-        var s = strides, pl = padding, pr = padding
         // A stable pointer to the bias descriptor, or nil for a convolution without bias.
         let biasStorage = UnsafeMutablePointer<dnnl_memory_desc_t>.allocate(capacity: 1)
         biasStorage.initialize(to: bias)
@@ -47,7 +47,7 @@ final class ConvolutionOperation: CPUOperation {
         let biasPointer = conv.hasBias ? biasStorage : nil
         try check(dnnl_convolution_forward_desc_init(
             &desc, builder.isTraining ? dnnl_forward_training : dnnl_forward_inference, dnnl_convolution_direct,
-            &sourceAny, &weightsAny, biasPointer, &destinationAny, &s.0, &pl.0, &pr.0),
+            &sourceAny, &weightsAny, biasPointer, &destinationAny, strides, padding, padding),
             "describing convolution '\(layer.name)'")
         forwardPD = try PrimitiveDescriptor(&desc, attributes: try Attributes(fusedReLU: fusedReLU != nil),
                                             engine: engine, what: "convolution '\(layer.name)'")
@@ -100,23 +100,35 @@ final class ConvolutionOperation: CPUOperation {
         var weightsDesc = dnnl_convolution_desc_t()
         try check(dnnl_convolution_backward_weights_desc_init(
             &weightsDesc, dnnl_convolution_direct, &sourceDescriptor, &weightsGradientAny, biasPointer,
-            &destination, &s.0, &pl.0, &pr.0), "describing the weight gradient of '\(layer.name)'")
+            &destination, strides, padding, padding), "describing the weight gradient of '\(layer.name)'")
         backwardWeightsPD = try PrimitiveDescriptor(&weightsDesc, attributes: try Attributes(), engine: engine, hint: forwardPD,
                                                     what: "weight gradient of '\(layer.name)'")
         implementations.append(backwardWeightsPD!.implementation)
         self.source = source
 
         if needsInputGradient {
+            // The data gradient's kernels want the weights in their own blocked layout
+            // (transposed blocks), so they get a second copy, refreshed each backward.
             var diffSourceAny = try MemoryDescriptor.any([n, c, h, w]).raw
-            var weightsForData = forwardPD.weights.raw
+            var weightsForDataAny = try MemoryDescriptor.any(weightShape).raw
             var dataDesc = dnnl_convolution_desc_t()
             try check(dnnl_convolution_backward_data_desc_init(
-                &dataDesc, dnnl_convolution_direct, &diffSourceAny, &weightsForData, &destination, &s.0, &pl.0, &pr.0),
+                &dataDesc, dnnl_convolution_direct, &diffSourceAny, &weightsForDataAny, &destination, strides, padding, padding),
                 "describing the input gradient of '\(layer.name)'")
-            backwardDataPD = try PrimitiveDescriptor(&dataDesc, attributes: try Attributes(), engine: engine, hint: forwardPD,
-                                                     what: "input gradient of '\(layer.name)'")
-            implementations.append(backwardDataPD!.implementation)
-            self.weightsForData = weights
+            let dataPD = try PrimitiveDescriptor(&dataDesc, attributes: try Attributes(), engine: engine, hint: forwardPD,
+                                                 what: "input gradient of '\(layer.name)'")
+            backwardDataPD = dataPD
+            implementations.append(dataPD.implementation)
+            if dataPD.weights == forwardPD.weights {
+                weightsForData = weights
+            } else if dataPD.weights == plainWeights {
+                weightsForData = flatWeights
+            } else {
+                let blocked = try Activation(dataPD.weights, engine: engine)
+                keep.append(blocked)
+                dataWeightsReorder = try builder.reorder(from: flatWeights, to: blocked.memory, name: "\(name) weights reorder for the input gradient")
+                weightsForData = blocked.memory
+            }
         }
         self.flatWeightsDescriptor = plainWeights
         self.layer = layer
@@ -190,6 +202,7 @@ final class ConvolutionOperation: CPUOperation {
         reluBackward?.execute(engine)
         backwardWeights?.execute(engine)
         weightGradientReorder?.execute(engine)
+        dataWeightsReorder?.execute(engine)
         backwardData?.execute(engine)
         diffSourceReorder?.execute(engine)
     }

@@ -25,14 +25,11 @@ func check(_ status: dnnl_status_t, _ call: @autoclosure () -> String) throws {
     if status != dnnl_success { throw DNNLError(call: call(), status: status) }
 }
 
-/// oneDNN's fixed-size dims array from a Swift array.
-func dims(_ values: [Int]) -> dnnl_dims_t {
-    var result: dnnl_dims_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    withUnsafeMutableBytes(of: &result) { raw in
-        let typed = raw.bindMemory(to: dnnl_dim_t.self)
-        for (i, value) in values.enumerated() { typed[i] = dnnl_dim_t(value) }
-    }
-    return result
+/// oneDNN's fixed-size dims (12 entries) as an array, which Swift passes to a
+/// `const dnnl_dims_t` parameter as a pointer valid for the call. (Passing `&tuple.0` instead
+/// is wrong: the optimizer may hand C a copy of the first element alone.)
+func dims(_ values: [Int]) -> [dnnl_dim_t] {
+    values.map { dnnl_dim_t($0) } + Array(repeating: 0, count: 12 - values.count)
 }
 
 /// The CPU engine and an in-order stream on it. One per plan.
@@ -66,8 +63,7 @@ struct MemoryDescriptor: Equatable {
     /// float32 with a named layout (`dnnl_nchw`, `dnnl_nc`, `dnnl_any`, ...).
     init(_ shape: [Int], _ tag: dnnl_format_tag_t) throws {
         var md = dnnl_memory_desc_t()
-        var d = dims(shape)
-        try check(dnnl_memory_desc_init_by_tag(&md, Int32(shape.count), &d.0, dnnl_f32, tag),
+        try check(dnnl_memory_desc_init_by_tag(&md, Int32(shape.count), dims(shape), dnnl_f32, tag),
                   "dnnl_memory_desc_init_by_tag(\(shape))")
         raw = md
     }

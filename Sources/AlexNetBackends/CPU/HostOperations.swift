@@ -1,11 +1,15 @@
 import AlexNetCore
 import AlexNetNetwork
-import CBLAS
 import CDNNL
 import Dispatch
 
-/// A fully connected layer on OpenBLAS's sgemm, with bias and the following ReLU fused into
-/// one pass over the output. Input and output are plain `[N, I]` and `[N, O]`.
+/// A fully connected layer on oneDNN's sgemm, with bias and the following ReLU fused into one
+/// pass over the output. Input and output are plain `[N, I]` and `[N, O]`.
+///
+/// Why not OpenBLAS: Debian's OpenBLAS 0.3.21 identifies this machine's AVX-512 Xeon as
+/// "Prescott" and runs SSE3 kernels (about 64 GFLOP/s on 2 cores) unless OPENBLAS_CORETYPE is set
+/// before the process starts; oneDNN's JIT sgemm reaches about 250 here, and shares oneDNN's
+/// OpenMP threads instead of competing with them.
 ///
 ///     forward:  y = x W^T + b (then max(0, y))
 ///     backward: dy *= (y > 0);  db = sum over n of dy;  dW = dy^T x;  dx = dy W
@@ -31,8 +35,10 @@ final class LinearOperation: CPUOperation {
         bias = layer.slots.count > 1 ? builder.parameters.baseAddress + layer.slots[1].offset : nil
         biasGradient = layer.slots.count > 1 ? builder.gradients.baseAddress + layer.slots[1].offset : nil
         self.fusedReLU = fusedReLU != nil
-        super.init(name: [layer.name, fusedReLU].compactMap { $0 }.joined(separator: "+"), input: input,
-                   output: try Activation(try MemoryDescriptor.plain([n, outputs]), engine: builder.engine))
+        // (Computed before super.init: Swift 6.3's optimizer crashes on a throwing argument there.)
+        let output = try Activation(try MemoryDescriptor.plain([n, layer.outputShape.elementCount]), engine: builder.engine)
+        let name = fusedReLU.map { "\(layer.name)+\($0)" } ?? layer.name
+        super.init(name: name, input: input, output: output)
     }
 
     private var outputParity = 0, inputParity: Int?
@@ -50,8 +56,7 @@ final class LinearOperation: CPUOperation {
 
     override func forward(_ context: StepContext) {
         let x = input.floats.baseAddress!, y = output.floats.baseAddress!
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(batch), Int32(outputs), Int32(inputs),
-                    1, x, Int32(inputs), weights, Int32(inputs), 0, y, Int32(outputs))
+        gemm(false, true, batch, outputs, inputs, x, inputs, weights, inputs, y, outputs)
         for row in 0..<batch {
             let out = y + row * outputs
             if let bias {
@@ -78,15 +83,22 @@ final class LinearOperation: CPUOperation {
                 for o in 0..<outputs { biasGradient[o] += line[o] }
             }
         }
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(outputs), Int32(inputs), Int32(batch),
-                    1, dy, Int32(outputs), x, Int32(inputs), 0, weightGradient, Int32(inputs))
+        gemm(true, false, outputs, inputs, batch, dy, outputs, x, inputs, weightGradient, inputs)
         if let dx = diffInput {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(batch), Int32(inputs), Int32(outputs),
-                        1, dy, Int32(outputs), weights, Int32(inputs), 0, dx, Int32(inputs))
+            gemm(false, false, batch, inputs, outputs, dy, outputs, weights, inputs, dx, inputs)
         }
     }
 
-    override var implementation: String { "openblas sgemm" + (fusedReLU ? " + bias/ReLU" : " + bias") }
+    /// C = op(A) op(B), row-major, C is m x n.
+    private func gemm(_ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int,
+                      _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                      _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+        let status = dnnl_sgemm(transposeA ? 84 : 78, transposeB ? 84 : 78, dnnl_dim_t(m), dnnl_dim_t(n), dnnl_dim_t(k),
+                                1, a, dnnl_dim_t(lda), b, dnnl_dim_t(ldb), 0, c, dnnl_dim_t(ldc))  // 'T' or 'N'
+        precondition(status == dnnl_success, "oneDNN: dnnl_sgemm failed with status \(status.rawValue)")
+    }
+
+    override var implementation: String { "onednn sgemm" + (fusedReLU ? " + bias/ReLU" : " + bias") }
 }
 
 /// Dropout on plain `[N, F]` activations, with the reference's Philox mask (so both backends
@@ -107,7 +119,8 @@ final class DropoutOperation: CPUOperation {
         count = input.shape.reduce(1, *)
         mask = RawStorage(byteCount: count * 4)
         self.builder = builder
-        super.init(name: layer.name, input: input, output: try Activation(input.descriptor, engine: builder.engine))
+        let output = try Activation(input.descriptor, engine: builder.engine)
+        super.init(name: layer.name, input: input, output: output)
     }
 
     override func prepareBackward(outputParity: Int, inputParity: Int?) throws {

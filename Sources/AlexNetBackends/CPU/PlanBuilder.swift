@@ -57,6 +57,8 @@ class CPUOperation {
     var needsInputGradient = true
     var forwardSeconds = 0.0
     var backwardSeconds = 0.0
+    /// Multiply-accumulates per example of the layers this operation runs (for GFLOP/s).
+    var multiplyAccumulates = 0
 
     init(name: String, input: Activation, output: Activation) {
         self.name = name

@@ -108,7 +108,7 @@ final class PoolingOperation: CPUOperation {
     private let builder: PlanBuilder
     private let forwardPD: PrimitiveDescriptor
     private let algorithm: dnnl_alg_kind_t
-    private let geometry: (strides: dnnl_dims_t, kernel: dnnl_dims_t, padding: dnnl_dims_t)
+    private let geometry: (strides: [dnnl_dim_t], kernel: [dnnl_dim_t], padding: [dnnl_dim_t])
     private var forwardPrimitive: BoundPrimitive!
     private var backwardPrimitive: BoundPrimitive?
     private var workspace: Activation?
@@ -133,9 +133,8 @@ final class PoolingOperation: CPUOperation {
         var source = input.descriptor.raw
         var destination = try MemoryDescriptor.any([builder.batchSize] + layer.outputShape.dimensions).raw
         var desc = dnnl_pooling_desc_t()
-        var g = geometry
         try check(dnnl_pooling_forward_desc_init(&desc, builder.isTraining ? dnnl_forward_training : dnnl_forward_inference,
-                                                 algorithm, &source, &destination, &g.strides.0, &g.kernel.0, &g.padding.0, &g.padding.0),
+                                                 algorithm, &source, &destination, geometry.strides, geometry.kernel, geometry.padding, geometry.padding),
                   "describing '\(layer.name)'")
         forwardPD = try PrimitiveDescriptor(&desc, attributes: try Attributes(), engine: builder.engine, what: "'\(layer.name)'")
         super.init(name: layer.name, input: input, output: try Activation(forwardPD.destination, engine: builder.engine))
@@ -160,9 +159,8 @@ final class PoolingOperation: CPUOperation {
         let diffInput = try builder.gradient(input.descriptor, parity: inputParity)
         var diffSource = input.descriptor.raw, diffDestination = output.descriptor.raw
         var desc = dnnl_pooling_desc_t()
-        var g = geometry
-        try check(dnnl_pooling_backward_desc_init(&desc, algorithm, &diffSource, &diffDestination, &g.strides.0, &g.kernel.0,
-                                                  &g.padding.0, &g.padding.0), "describing the backward of '\(name)'")
+        try check(dnnl_pooling_backward_desc_init(&desc, algorithm, &diffSource, &diffDestination, geometry.strides, geometry.kernel,
+                                                  geometry.padding, geometry.padding), "describing the backward of '\(name)'")
         let pd = try PrimitiveDescriptor(&desc, attributes: try Attributes(), engine: builder.engine, hint: forwardPD, what: "backward of '\(name)'")
         var arguments: [(Int32, Memory)] = [(CDNNL_ARG_DIFF_DST, diffOutput), (CDNNL_ARG_DIFF_SRC, diffInput)]
         if let workspace { arguments.append((CDNNL_ARG_WORKSPACE, workspace.memory)) }

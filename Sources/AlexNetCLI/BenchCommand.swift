@@ -1,0 +1,186 @@
+import AlexNetBackends
+import AlexNetCore
+import AlexNetNetwork
+import ArgumentParser
+import Dispatch
+
+/// `alexnet bench`: images per second of training or inference on synthetic input.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure training or inference speed on synthetic input.",
+        discussion: """
+            Warms up, then times --steps steps and prints images/s, milliseconds per step \
+            (median, min, max), the achieved GFLOP/s (6 x MACs per training image, 2 x MACs per \
+            inference image), this machine's sgemm peak measured just before and the fraction of \
+            it reached, and the peak resident memory. --per-layer adds forward and backward time \
+            per layer. bench/peers/compare.sh runs the same work in PyTorch and Keras back to back.
+
+            Examples:
+              alexnet bench --model paper-1gpu --batch 128 --mode train
+              alexnet bench --model torchvision --mode latency
+              alexnet bench --model d2l-fashion --batch 128 --per-layer --json
+            """)
+
+    enum Mode: String, ExpressibleByArgument, CaseIterable, Codable {
+        case train, infer, latency
+    }
+
+    enum BackendName: String, ExpressibleByArgument, CaseIterable {
+        case cpu, reference
+    }
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(help: "Images per step (default: 128 to train, 64 to infer, 1 for latency).")
+    var batch: Int?
+
+    @Option(help: "What to time: train (forward, backward, SGD step), infer, or latency (infer at batch 1).")
+    var mode: Mode = .train
+
+    @Option(help: "The backend: cpu (oneDNN and OpenBLAS) or reference (plain Swift, slow).")
+    var backend: BackendName = .cpu
+
+    @Option(help: "Threads (default: every core).")
+    var threads: Int?
+
+    @Option(help: "Timed steps.")
+    var steps = 10
+
+    @Option(help: "Untimed steps first.")
+    var warmup = 2
+
+    @Flag(help: "Also time every layer's forward and backward.")
+    var perLayer = false
+
+    @Flag(help: "Print the results as JSON.")
+    var json = false
+
+    func validate() throws {
+        if let batch, batch <= 0 { throw ValidationError("--batch must be positive") }
+        if mode == .latency, let batch, batch != 1 { throw ValidationError("--mode latency runs batch 1; use --mode infer for batch \(batch)") }
+        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
+        if steps <= 0 || warmup < 0 { throw ValidationError("--steps must be positive and --warmup not negative") }
+        if perLayer && backend == .reference { throw ValidationError("--per-layer needs the cpu backend") }
+    }
+
+    func run() throws {
+        let network = try model.network().resolved()
+        let batchSize = batch ?? [.train: 128, .infer: 64, .latency: 1][mode]!
+        let threadCount = threads ?? CPUBackend.coreCount
+        let peak = MachineProbe.sgemmPeak(threads: threadCount)
+        let input = Tensor(randomUniform: [batchSize] + network.inputShape.dimensions, low: 0, high: 1, seed: 1)
+        let classes = network.outputShape.elementCount
+        let labels = (0..<batchSize).map { $0 % classes }
+        let optimizer = SGD(learningRate: 1e-4, momentum: 0.9, weightDecay: 5e-4)
+
+        var cpuPlan: CPUPlan?
+        let step: (UInt64) -> Void
+        switch (backend, mode) {
+        case (.cpu, .train):
+            let plan = try CPUBackend(threads: threadCount).makePlan(for: network, batchSize: batchSize, seed: 1) as! CPUPlan
+            plan.loadInput(input)
+            step = { _ = plan.benchmarkTrainingStep(labels: labels, step: $0, optimizer: optimizer) }
+            cpuPlan = plan
+        case (.cpu, _):
+            let plan = try CPUBackend(threads: threadCount).makeInferencePlan(for: network, batchSize: batchSize, seed: 1)
+            plan.loadInput(input)
+            step = { _ in plan.forward(isTraining: false, step: 0) }
+            cpuPlan = plan
+        case (.reference, .train):
+            let plan = try ReferenceBackend().makePlan(for: network, batchSize: batchSize, seed: 1)
+            step = { plan.trainingStep(input: input, labels: labels, step: $0, optimizer: optimizer) }
+        case (.reference, _):
+            let plan = try ReferenceBackend().makePlan(for: network, batchSize: batchSize, seed: 1)
+            step = { _ in _ = plan.infer(input) }
+        }
+
+        for index in 0..<warmup { step(UInt64(index)) }
+        cpuPlan?.resetTimings()
+        cpuPlan?.isProfiling = perLayer
+        var seconds: [Double] = []
+        for index in 0..<steps {
+            let start = DispatchTime.now().uptimeNanoseconds
+            step(UInt64(warmup + index))
+            seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        seconds.sort()
+        let median = seconds.count % 2 == 1 ? seconds[seconds.count / 2]
+            : (seconds[seconds.count / 2 - 1] + seconds[seconds.count / 2]) / 2
+        let flopsPerImage = Double((mode == .train ? 6 : 2) * network.multiplyAccumulates)
+        let gflops = flopsPerImage * Double(batchSize) / median / 1e9
+        let layers = (cpuPlan?.timings ?? []).filter { _ in perLayer }.map { timing in
+            BenchResult.Layer(
+                name: timing.name, implementation: timing.implementation,
+                forwardMilliseconds: 1000 * timing.forwardSeconds / Double(steps),
+                backwardMilliseconds: 1000 * timing.backwardSeconds / Double(steps),
+                forwardGflops: timing.multiplyAccumulates > 0 && timing.forwardSeconds > 0
+                    ? 2 * Double(timing.multiplyAccumulates * batchSize * steps) / timing.forwardSeconds / 1e9 : nil,
+                backwardGflops: timing.multiplyAccumulates > 0 && timing.backwardSeconds > 0
+                    ? 4 * Double(timing.multiplyAccumulates * batchSize * steps) / timing.backwardSeconds / 1e9 : nil)
+        }
+        let result = BenchResult(
+            framework: "alexnet-swift", model: network.network.name, mode: mode.rawValue, batch: batchSize,
+            backend: backend.rawValue, threads: threadCount, steps: steps,
+            imagesPerSecond: Double(batchSize) / median, millisecondsMedian: 1000 * median,
+            millisecondsMin: 1000 * seconds.first!, millisecondsMax: 1000 * seconds.last!, gflops: gflops,
+            sgemmPeakGflops: peak, peakFraction: gflops / peak,
+            peakResidentBytes: MachineProbe.peakResidentBytes() ?? 0, layers: layers)
+        print(json ? try AlexNetCLI.json(result) : result.text)
+    }
+}
+
+/// What `alexnet bench` measures; the peer scripts print the same keys.
+struct BenchResult: Codable {
+    struct Layer: Codable {
+        var name: String
+        var implementation: String
+        var forwardMilliseconds: Double
+        var backwardMilliseconds: Double
+        var forwardGflops: Double?
+        var backwardGflops: Double?
+    }
+
+    var framework: String
+    var model: String
+    var mode: String
+    var batch: Int
+    var backend: String
+    var threads: Int
+    var steps: Int
+    var imagesPerSecond: Double
+    var millisecondsMedian: Double
+    var millisecondsMin: Double
+    var millisecondsMax: Double
+    var gflops: Double
+    var sgemmPeakGflops: Double
+    var peakFraction: Double
+    var peakResidentBytes: Int
+    var layers: [Layer]
+
+    var text: String {
+        var lines = [
+            "\(model), \(mode), batch \(batch), \(backend) backend, \(threads) thread\(threads == 1 ? "" : "s"), \(steps) timed steps",
+            "images/s      \(fixed(imagesPerSecond, 1))",
+            "ms per step   \(fixed(millisecondsMedian, 1)) median (min \(fixed(millisecondsMin, 1)), max \(fixed(millisecondsMax, 1)))",
+            "GFLOP/s       \(fixed(gflops, 1)) (\(fixed(100 * peakFraction, 0))% of the sgemm peak measured now: \(fixed(sgemmPeakGflops, 1)))",
+            "peak memory   \(fixed(Double(peakResidentBytes) / 1_073_741_824, 2)) GiB resident",
+        ]
+        if !layers.isEmpty {
+            lines.append("")
+            let header = ["layer", "forward ms", "GFLOP/s", "backward ms", "GFLOP/s", "implementation"]
+            let rows = layers.map { layer in
+                [layer.name, fixed(layer.forwardMilliseconds, 2), layer.forwardGflops.map { fixed($0, 0) } ?? "",
+                 fixed(layer.backwardMilliseconds, 2), layer.backwardGflops.map { fixed($0, 0) } ?? "", layer.implementation]
+            }
+            let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max()! }
+            for cells in [header] + rows {
+                lines.append(cells.indices.map { column in
+                    let pad = String(repeating: " ", count: widths[column] - cells[column].count)
+                    return (1...4).contains(column) ? pad + cells[column] : cells[column] + pad
+                }.joined(separator: "  ").trimmedRight())
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
