@@ -50,6 +50,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Untimed steps first.")
     var warmup = 2
 
+    @Flag(help: "Run 3x3 convolutions direct instead of with Winograd (as PyTorch and Keras do).")
+    var noWinograd = false
+
     @Flag(help: "Also time every layer's forward and backward.")
     var perLayer = false
 
@@ -78,12 +81,12 @@ struct BenchCommand: ParsableCommand {
         let step: (UInt64) -> Void
         switch (backend, mode) {
         case (.cpu, .train):
-            let plan = try CPUBackend(threads: threadCount).makePlan(for: network, batchSize: batchSize, seed: 1) as! CPUPlan
+            let plan = try CPUBackend(threads: threadCount, winograd: !noWinograd).makePlan(for: network, batchSize: batchSize, seed: 1) as! CPUPlan
             plan.loadInput(input)
             step = { _ = plan.benchmarkTrainingStep(labels: labels, step: $0, optimizer: optimizer) }
             cpuPlan = plan
         case (.cpu, _):
-            let plan = try CPUBackend(threads: threadCount).makeInferencePlan(for: network, batchSize: batchSize, seed: 1)
+            let plan = try CPUBackend(threads: threadCount, winograd: !noWinograd).makeInferencePlan(for: network, batchSize: batchSize, seed: 1)
             plan.loadInput(input)
             step = { _ in plan.forward(isTraining: false, step: 0) }
             cpuPlan = plan

@@ -13,6 +13,12 @@ public struct Comparison: CustomStringConvertible, Sendable {
     public var atol: Float
     public var rtol: Float
     public var shapeMismatch: String?
+    /// ||actual - expected|| / ||expected|| (Euclidean norms): how far apart the tensors are as a
+    /// whole, insensitive to a few elements that rounding sent down another branch (a ReLU at 0,
+    /// a near-tie in max pooling).
+    public var relativeNormError: Double
+    /// Root mean square of actual - expected.
+    public var rootMeanSquareDifference: Double
 
     public var isClose: Bool { shapeMismatch == nil && mismatches == 0 }
 
@@ -22,13 +28,18 @@ public struct Comparison: CustomStringConvertible, Sendable {
         count = min(actual.count, expected.count)
         shapeMismatch = actual.count == expected.count ? nil : "\(actual.count) values vs \(expected.count) expected"
         mismatches = 0
+        relativeNormError = 0
+        rootMeanSquareDifference = 0
         maxAbsoluteDifference = 0
         worstIndex = 0
         worstActual = actual.first ?? 0
         worstExpected = expected.first ?? 0
         firstPairs = Array(zip(actual.prefix(4), expected.prefix(4))).map { (actual: $0, expected: $1) }
         var worstExcess: Float = -.infinity
+        var differenceSquares = 0.0, expectedSquares = 0.0
         for i in 0..<count {
+            differenceSquares += Double(actual[i] - expected[i]) * Double(actual[i] - expected[i])
+            expectedSquares += Double(expected[i]) * Double(expected[i])
             let difference = abs(actual[i] - expected[i])
             let allowed = atol + rtol * abs(expected[i])
             let isBad = !(difference <= allowed)
@@ -42,6 +53,9 @@ public struct Comparison: CustomStringConvertible, Sendable {
             }
             if difference > maxAbsoluteDifference || difference.isNaN { maxAbsoluteDifference = difference }
         }
+        rootMeanSquareDifference = count > 0 ? (differenceSquares / Double(count)).squareRoot() : 0
+        relativeNormError = expectedSquares > 0 ? (differenceSquares / expectedSquares).squareRoot()
+            : (differenceSquares > 0 ? .infinity : 0)
     }
 
     public init(_ actual: Tensor, _ expected: Tensor, atol: Float, rtol: Float) {
@@ -53,6 +67,7 @@ public struct Comparison: CustomStringConvertible, Sendable {
         if let shapeMismatch { return "different sizes: \(shapeMismatch)" }
         let pairs = firstPairs.map { "\($0.actual) vs \($0.expected)" }.joined(separator: ", ")
         return "\(mismatches) of \(count) outside atol \(atol) + rtol \(rtol); max |difference| \(maxAbsoluteDifference); "
+            + "relative norm error \(relativeNormError); "
             + "worst at [\(worstIndex)]: \(worstActual) vs \(worstExpected); first: \(pairs)"
     }
 }

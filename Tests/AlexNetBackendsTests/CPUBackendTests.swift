@@ -6,11 +6,12 @@ import Testing
 /// Runs one training step's forward and backward on both backends from the same parameters and
 /// compares logits, loss and every parameter gradient.
 func expectParity(_ network: Network, batch: Int = 4, seed: UInt64 = 7, forwardTolerance: (atol: Float, rtol: Float) = (1e-5, 1e-4),
-                  gradientTolerance: (atol: Float, rtol: Float) = (1e-5, 1e-3),
+                  gradientTolerance: (atol: Float, rtol: Float) = (1e-5, 1e-3), gradientNormTolerance: Double? = nil,
+                  winograd: Bool = true,
                   sourceLocation: SourceLocation = #_sourceLocation) throws {
     let resolved = try network.resolved()
     let reference = try ReferenceBackend().makePlan(for: resolved, batchSize: batch, seed: seed)
-    let cpu = try CPUBackend(threads: 2).makePlan(for: resolved, batchSize: batch, seed: seed)
+    let cpu = try CPUBackend(threads: 2, winograd: winograd).makePlan(for: resolved, batchSize: batch, seed: seed)
     #expect(reference.parameters.array == cpu.parameters.array, sourceLocation: sourceLocation)
     let input = Tensor(randomUniform: [batch] + resolved.inputShape.dimensions, seed: seed &+ 1)
     let classes = resolved.outputShape.elementCount
@@ -27,10 +28,25 @@ func expectParity(_ network: Network, batch: Int = 4, seed: UInt64 = 7, forwardT
         let check = Comparison(Array(cpu.gradients.view(offset: slot.offset, count: slot.count)),
                                Array(reference.gradients.view(offset: slot.offset, count: slot.count)),
                                atol: gradientTolerance.atol, rtol: gradientTolerance.rtol)
-        #expect(check.isClose, "\(network.name) gradient of \(slot.name): \(check)", sourceLocation: sourceLocation)
+        if let gradientNormTolerance {
+            // Whole-tensor agreement; the 1e-6 floor covers gradients that are zero in exact
+            // arithmetic (a convolution bias followed by batch norm) and only rounding noise here.
+            #expect(check.relativeNormError <= gradientNormTolerance || check.rootMeanSquareDifference <= 1e-6,
+                    "\(network.name) gradient of \(slot.name): \(check)", sourceLocation: sourceLocation)
+        } else {
+            #expect(check.isClose, "\(network.name) gradient of \(slot.name): \(check)", sourceLocation: sourceLocation)
+        }
     }
     let state = Comparison(cpu.state.array, reference.state.array, atol: 1e-5, rtol: 1e-4)
     #expect(state.isClose, "\(network.name) running statistics: \(state)", sourceLocation: sourceLocation)
+
+    // The optimizer step over the flat buffers (the paper's SGD).
+    let optimizer = SGD.paper(learningRate: 0.01)
+    reference.update(with: optimizer)
+    cpu.update(with: optimizer)
+    let updated = Comparison(cpu.parameters.array, reference.parameters.array, atol: 1e-6, rtol: 1e-5)
+    #expect(gradientNormTolerance == nil ? updated.isClose : updated.relativeNormError < 1e-5,
+            "\(network.name) parameters after one SGD step: \(updated)", sourceLocation: sourceLocation)
 }
 
 /// A convolution (so the layer under test sees oneDNN's blocked layout and its input gradient
@@ -82,8 +98,63 @@ func probe(_ layer: any Layer, input: Shape = Shape(channels: 3, height: 9, widt
         try expectParity(network, batch: 6)
     }
 
+    /// A whole training step of every preset at batch 2, against the reference math, with
+    /// Winograd and without.
+    ///
+    /// Tolerances: logits 1e-4 absolute + 1e-3 relative (sums of up to 9216 products taken in
+    /// another order); each gradient tensor within 1e-3 relative in norm with direct
+    /// convolutions, 1e-2 with Winograd (whose transforms round more: 0.75% measured on
+    /// d2l-fashion's conv1 gradient, the worst). Elementwise bounds do
+    /// not fit whole networks: a max-pooling window whose two largest inputs differ by a rounding
+    /// error picks a different winner on each backend and sends its gradient elsewhere,
+    /// legitimately. PyTorch's initialization is used because the paper's makes that the rule:
+    /// with weights of 0.01 and biases of 1, conv5's outputs are all 1 + (tiny), pool5's windows
+    /// are near-ties, and conv1's gradient differs by ~1.4% in norm (measured) for that reason alone.
+    @Test(arguments: Zoo.names, [true, false])
+    func presetTrainingStep(_ name: String, winograd: Bool) throws {
+        var network = try Zoo.network(name, classes: 10, readFile: { _ in "" })
+        network.initialization = .pytorch
+        try expectParity(network, batch: 2, forwardTolerance: (1e-4, 1e-3), gradientNormTolerance: winograd ? 1e-2 : 1e-3,
+                         winograd: winograd)
+    }
+
     @Test func tinyAlexNetWithFusedReLUs() throws {
         try expectParity(tinyAlexNet(), batch: 8)
         try expectParity(tinyAlexNet(batchNorm: true), batch: 8)
+    }
+}
+
+@Suite struct CPUPlanTests {
+    @Test func sameSeedSameStepsSameParameters() throws {
+        let network = try tinyAlexNet().resolved()
+        let input = Tensor(randomUniform: [8, 3, 12, 12], seed: 11)
+        let labels = [0, 1, 2, 3, 3, 2, 1, 0]
+        var results: [[Float]] = []
+        for threads in [1, 2, 2] {
+            let plan = try CPUBackend(threads: threads).makePlan(for: network, batchSize: 8, seed: 5)
+            for step in 0..<3 { plan.trainingStep(input: input, labels: labels, step: UInt64(step), optimizer: .paper()) }
+            results.append(plan.parameters.array)
+        }
+        #expect(results[1] == results[2], "two runs with the same seed and threads must be bit-identical")
+        let threads = Comparison(results[0], results[1], atol: 1e-6, rtol: 1e-5)
+        #expect(threads.isClose, "1 vs 2 threads: \(threads)")
+    }
+
+    @Test func inferencePlanMatchesTheTrainingPlansInference() throws {
+        let network = try tinyAlexNet(batchNorm: true).resolved()
+        let training = try CPUBackend().makePlan(for: network, batchSize: 4, seed: 9)
+        let inference = try CPUBackend().makeInferencePlan(for: network, batchSize: 4, seed: 9)
+        let input = Tensor(randomUniform: [4, 3, 12, 12], seed: 3)
+        #expect(Comparison(inference.infer(input), training.infer(input), atol: 1e-6, rtol: 1e-5).isClose)
+    }
+
+    @Test func perLayerTimingsCoverEveryOperation() throws {
+        let plan = try CPUBackend().makePlan(for: tinyAlexNet().resolved(), batchSize: 8, seed: 1) as! CPUPlan
+        plan.isProfiling = true
+        plan.trainingStep(input: Tensor(randomUniform: [8, 3, 12, 12], seed: 1), labels: Array(repeating: 1, count: 8), step: 0,
+                          optimizer: SGD(learningRate: 0.01))
+        let names = plan.timings.map(\.name)
+        #expect(names == ["conv1+relu1", "norm1", "pool1", "conv2+relu2", "pool2", "flatten", "fc1+relu3", "drop", "fc2"])
+        #expect(plan.timings.allSatisfy { $0.forwardSeconds > 0 && $0.backwardSeconds >= 0 })
     }
 }

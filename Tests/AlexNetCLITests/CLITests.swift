@@ -71,3 +71,21 @@ func alexnet(_ arguments: [String]) throws -> (status: Int32, output: String, er
         for name in ["paper", "paper-1gpu", "torchvision", "d2l-fashion", "cifar10"] { #expect(result.output.contains(name)) }
     }
 }
+
+@Suite struct BenchCLITests {
+    @Test func benchPrintsTheFiguresAsJSON() throws {
+        let result = try alexnet(["bench", "--model", "cifar10", "--batch", "2", "--steps", "2", "--warmup", "1", "--per-layer", "--json"])
+        #expect(result.status == 0, "\(result.error)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+        for key in ["imagesPerSecond", "millisecondsMedian", "millisecondsMin", "millisecondsMax", "gflops", "sgemmPeakGflops",
+                    "peakFraction", "peakResidentBytes"] {
+            #expect((object?[key] as? Double ?? Double(object?[key] as? Int ?? -1)) > 0, "\(key)")
+        }
+        #expect((object?["layers"] as? [Any])?.count == 18)
+    }
+
+    @Test func benchRejectsContradictions() throws {
+        let result = try alexnet(["bench", "--model", "cifar10", "--mode", "latency", "--batch", "8"])
+        #expect(result.status != 0 && result.error.contains("latency runs batch 1"), "\(result.error)")
+    }
+}

@@ -11,6 +11,8 @@ import CDNNL
 final class ConvolutionOperation: CPUOperation {
     private let builder: PlanBuilder
     private let forwardPD: PrimitiveDescriptor
+    /// Direct, or Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions where oneDNN has it.
+    private let algorithm: dnnl_alg_kind_t
     private var forwardPrimitive: BoundPrimitive!
     private var weightsReorder: BoundPrimitive?
     private var sourceReorder: BoundPrimitive?
@@ -39,18 +41,28 @@ final class ConvolutionOperation: CPUOperation {
         var weightsAny = try MemoryDescriptor.any(weightShape).raw
         let bias = biasDescriptor.raw
         var destinationAny = try MemoryDescriptor.any([n, o, oh, ow]).raw
-        var desc = dnnl_convolution_desc_t()
         // A stable pointer to the bias descriptor, or nil for a convolution without bias.
         let biasStorage = UnsafeMutablePointer<dnnl_memory_desc_t>.allocate(capacity: 1)
         biasStorage.initialize(to: bias)
         defer { biasStorage.deallocate() }
         let biasPointer = conv.hasBias ? biasStorage : nil
-        try check(dnnl_convolution_forward_desc_init(
-            &desc, builder.isTraining ? dnnl_forward_training : dnnl_forward_inference, dnnl_convolution_direct,
-            &sourceAny, &weightsAny, biasPointer, &destinationAny, strides, padding, padding),
-            "describing convolution '\(layer.name)'")
-        forwardPD = try PrimitiveDescriptor(&desc, attributes: try Attributes(fusedReLU: fusedReLU != nil),
-                                            engine: engine, what: "convolution '\(layer.name)'")
+        var chosen: (PrimitiveDescriptor, dnnl_alg_kind_t)?
+        for algorithm in Self.algorithms(conv, winograd: builder.winograd) {
+            var desc = dnnl_convolution_desc_t()
+            try check(dnnl_convolution_forward_desc_init(
+                &desc, builder.isTraining ? dnnl_forward_training : dnnl_forward_inference, algorithm,
+                &sourceAny, &weightsAny, biasPointer, &destinationAny, strides, padding, padding),
+                "describing convolution '\(layer.name)'")
+            if let pd = try? PrimitiveDescriptor(&desc, attributes: try Attributes(fusedReLU: fusedReLU != nil),
+                                                 engine: engine, what: "convolution '\(layer.name)'") {
+                chosen = (pd, algorithm)
+                break
+            }
+        }
+        guard let chosen else {
+            throw DNNLError(call: "creating convolution '\(layer.name)'", status: dnnl_unimplemented)
+        }
+        (forwardPD, algorithm) = chosen
         self.builder = builder
         let output = try Activation(forwardPD.destination, engine: engine)
         super.init(name: [layer.name, fusedReLU].compactMap { $0 }.joined(separator: "+"), input: input, output: output)
@@ -99,7 +111,7 @@ final class ConvolutionOperation: CPUOperation {
         var weightsGradientAny = try MemoryDescriptor.any(weightShape).raw
         var weightsDesc = dnnl_convolution_desc_t()
         try check(dnnl_convolution_backward_weights_desc_init(
-            &weightsDesc, dnnl_convolution_direct, &sourceDescriptor, &weightsGradientAny, biasPointer,
+            &weightsDesc, algorithm, &sourceDescriptor, &weightsGradientAny, biasPointer,
             &destination, strides, padding, padding), "describing the weight gradient of '\(layer.name)'")
         backwardWeightsPD = try PrimitiveDescriptor(&weightsDesc, attributes: try Attributes(), engine: engine, hint: forwardPD,
                                                     what: "weight gradient of '\(layer.name)'")
@@ -113,7 +125,7 @@ final class ConvolutionOperation: CPUOperation {
             var weightsForDataAny = try MemoryDescriptor.any(weightShape).raw
             var dataDesc = dnnl_convolution_desc_t()
             try check(dnnl_convolution_backward_data_desc_init(
-                &dataDesc, dnnl_convolution_direct, &diffSourceAny, &weightsForDataAny, &destination, strides, padding, padding),
+                &dataDesc, algorithm, &diffSourceAny, &weightsForDataAny, &destination, strides, padding, padding),
                 "describing the input gradient of '\(layer.name)'")
             let dataPD = try PrimitiveDescriptor(&dataDesc, attributes: try Attributes(), engine: engine, hint: forwardPD,
                                                  what: "input gradient of '\(layer.name)'")
@@ -142,6 +154,12 @@ final class ConvolutionOperation: CPUOperation {
     private var weightsForData: Memory?
     private var flatWeightsDescriptor: MemoryDescriptor?
     private var layer: ResolvedLayer?
+
+    /// The algorithms to try, best first: Winograd where it may apply and is wanted, then direct.
+    static func algorithms(_ conv: Convolution, winograd: Bool) -> [dnnl_alg_kind_t] {
+        let eligible = conv.kernelSize == 3 && conv.stride == 1 && conv.groups == 1
+        return winograd && eligible ? [dnnl_convolution_winograd, dnnl_convolution_direct] : [dnnl_convolution_direct]
+    }
 
     /// A forward ReLU primitive descriptor, which oneDNN needs as the hint for the backward one.
     static func reluForwardHint(_ descriptor: MemoryDescriptor, engine: DNNLEngine) throws -> PrimitiveDescriptor {

@@ -88,6 +88,8 @@ final class PlanBuilder {
     let engine: DNNLEngine
     let batchSize: Int
     let isTraining: Bool
+    /// Whether 3x3 stride-1 convolutions may use Winograd.
+    let winograd: Bool
     let parameters: FloatBuffer
     let gradients: FloatBuffer
     let state: FloatBuffer
@@ -96,9 +98,10 @@ final class PlanBuilder {
     private var gradientMemories: [(Memory, parity: Int)] = []
     private var gradientBytes = 0
 
-    init(engine: DNNLEngine, batchSize: Int, isTraining: Bool, parameters: FloatBuffer, gradients: FloatBuffer,
-         state: FloatBuffer) {
+    init(engine: DNNLEngine, batchSize: Int, isTraining: Bool, winograd: Bool, parameters: FloatBuffer,
+         gradients: FloatBuffer, state: FloatBuffer) {
         self.engine = engine
+        self.winograd = winograd
         self.batchSize = batchSize
         self.isTraining = isTraining
         self.parameters = parameters

@@ -125,42 +125,47 @@ public struct Convolution: Layer {
                         k: kernelSize, s: stride, p: padding, groups: groups)
     }
 
+    /// Sums are accumulated in Double so the oracle is more precise than what it checks.
     public func forward(_ x: Tensor, parameters: LayerParameters, context: PassContext) -> Tensor {
         let g = geometry(x)
-        var y = Tensor(zeros: [g.n, g.o, g.oh, g.ow])
         let weight = parameters.values[0]
+        var sums = [Double](repeating: 0, count: g.n * g.o * g.oh * g.ow)
         x.scalars.withUnsafeBufferPointer { x in
-            y.scalars.withUnsafeMutableBufferPointer { y in
-                g.forEachTap { xi, wi, yi in y[yi] += weight[wi] * x[xi] }
+            sums.withUnsafeMutableBufferPointer { y in
+                g.forEachTap { xi, wi, yi in y[yi] += Double(weight[wi]) * Double(x[xi]) }
                 if hasBias {
                     let bias = parameters.values[1]
-                    for index in 0..<y.count { y[index] += bias[(index / (g.oh * g.ow)) % g.o] }
+                    for index in 0..<y.count { y[index] += Double(bias[(index / (g.oh * g.ow)) % g.o]) }
                 }
             }
         }
-        return y
+        return Tensor(shape: [g.n, g.o, g.oh, g.ow], scalars: sums.map { Float($0) })
     }
 
-    /// dx[x tap] += w * dy;  dw[w tap] += x * dy;  db[o] += sum of dy over n, i, j.
+    /// dx[x tap] += w * dy;  dw[w tap] += x * dy;  db[o] += sum of dy over n, i, j
+    /// (summed in Double, then added to the gradients).
     public func backward(input x: Tensor, output y: Tensor, outputGradient dy: Tensor,
                          parameters: LayerParameters, context: PassContext) -> Tensor {
         let g = geometry(x)
-        var dx = Tensor(zeros: x.shape)
         let weight = parameters.values[0], weightGradient = parameters.gradients[0]
+        var dx = [Double](repeating: 0, count: x.count)
+        var dw = [Double](repeating: 0, count: weightGradient.count)
+        var db = [Double](repeating: 0, count: g.o)
         x.scalars.withUnsafeBufferPointer { x in
             dy.scalars.withUnsafeBufferPointer { dy in
-                dx.scalars.withUnsafeMutableBufferPointer { dx in
-                    g.forEachTap { xi, wi, yi in
-                        dx[xi] += weight[wi] * dy[yi]
-                        weightGradient[wi] += x[xi] * dy[yi]
+                dx.withUnsafeMutableBufferPointer { dx in
+                    dw.withUnsafeMutableBufferPointer { dw in
+                        g.forEachTap { xi, wi, yi in
+                            dx[xi] += Double(weight[wi]) * Double(dy[yi])
+                            dw[wi] += Double(x[xi]) * Double(dy[yi])
+                        }
                     }
                 }
-                if hasBias {
-                    let biasGradient = parameters.gradients[1]
-                    for index in 0..<dy.count { biasGradient[(index / (g.oh * g.ow)) % g.o] += dy[index] }
-                }
+                for index in 0..<dy.count { db[(index / (g.oh * g.ow)) % g.o] += Double(dy[index]) }
             }
         }
-        return dx
+        for i in 0..<dw.count { weightGradient[i] += Float(dw[i]) }
+        if hasBias { for o in 0..<g.o { parameters.gradients[1][o] += Float(db[o]) } }
+        return Tensor(shape: x.shape, scalars: dx.map { Float($0) })
     }
 }

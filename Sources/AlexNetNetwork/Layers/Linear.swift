@@ -43,34 +43,44 @@ public struct Linear: Layer {
 
     public func multiplyAccumulates(for input: Shape) -> Int { input.elementCount * outputFeatures }
 
+    /// Sums are accumulated in Double so the oracle is more precise than what it checks.
     public func forward(_ x: Tensor, parameters: LayerParameters, context: PassContext) -> Tensor {
         let (n, inputs, outputs) = (x.shape[0], x.shape[1], outputFeatures)
         let weight = parameters.values[0]
         var y = Tensor(zeros: [n, outputs])
         for b in 0..<n {
             for o in 0..<outputs {
-                var sum: Float = hasBias ? parameters.values[1][o] : 0
-                for i in 0..<inputs { sum += weight[o * inputs + i] * x.scalars[b * inputs + i] }
-                y.scalars[b * outputs + o] = sum
+                var sum = hasBias ? Double(parameters.values[1][o]) : 0
+                for i in 0..<inputs { sum += Double(weight[o * inputs + i]) * Double(x.scalars[b * inputs + i]) }
+                y.scalars[b * outputs + o] = Float(sum)
             }
         }
         return y
     }
 
-    /// dx = dy w;  dw += dy^T x;  db += sum over n of dy.
+    /// dx = dy w;  dw += dy^T x;  db += sum over n of dy (each sum in Double).
     public func backward(input x: Tensor, output y: Tensor, outputGradient dy: Tensor,
                          parameters: LayerParameters, context: PassContext) -> Tensor {
         let (n, inputs, outputs) = (x.shape[0], x.shape[1], outputFeatures)
         let weight = parameters.values[0], weightGradient = parameters.gradients[0]
         var dx = Tensor(zeros: x.shape)
         for b in 0..<n {
-            for o in 0..<outputs {
-                let g = dy.scalars[b * outputs + o]
-                if hasBias { parameters.gradients[1][o] += g }
-                for i in 0..<inputs {
-                    dx.scalars[b * inputs + i] += weight[o * inputs + i] * g
-                    weightGradient[o * inputs + i] += x.scalars[b * inputs + i] * g
-                }
+            for i in 0..<inputs {
+                var sum = 0.0
+                for o in 0..<outputs { sum += Double(weight[o * inputs + i]) * Double(dy.scalars[b * outputs + o]) }
+                dx.scalars[b * inputs + i] = Float(sum)
+            }
+        }
+        for o in 0..<outputs {
+            if hasBias {
+                var sum = 0.0
+                for b in 0..<n { sum += Double(dy.scalars[b * outputs + o]) }
+                parameters.gradients[1][o] += Float(sum)
+            }
+            for i in 0..<inputs {
+                var sum = 0.0
+                for b in 0..<n { sum += Double(x.scalars[b * inputs + i]) * Double(dy.scalars[b * outputs + o]) }
+                weightGradient[o * inputs + i] += Float(sum)
             }
         }
         return dx
