@@ -47,7 +47,7 @@ final class ConvolutionOperation: CPUOperation {
         defer { biasStorage.deallocate() }
         let biasPointer = conv.hasBias ? biasStorage : nil
         var chosen: (PrimitiveDescriptor, dnnl_alg_kind_t)?
-        for algorithm in Self.algorithms(conv, winograd: builder.winograd) {
+        for algorithm in Self.algorithms(conv, output: layer.outputShape, builder: builder) {
             var desc = dnnl_convolution_desc_t()
             try check(dnnl_convolution_forward_desc_init(
                 &desc, builder.isTraining ? dnnl_forward_training : dnnl_forward_inference, algorithm,
@@ -155,10 +155,16 @@ final class ConvolutionOperation: CPUOperation {
     private var flatWeightsDescriptor: MemoryDescriptor?
     private var layer: ResolvedLayer?
 
-    /// The algorithms to try, best first: Winograd where it may apply and is wanted, then direct.
-    static func algorithms(_ conv: Convolution, winograd: Bool) -> [dnnl_alg_kind_t] {
+    /// The algorithms to try, best first: Winograd where it pays, then direct. Measured here:
+    /// it pays in training on maps of at least 8x8 (AlexNet's 13x13, d2l's 12x12: conv3-5 ~1.6x
+    /// faster), not on CIFAR's 5x5 maps (4x4 output tiles waste most of their work), and not in
+    /// inference plans, where oneDNN's Winograd transforms the weights on every call (batch-1
+    /// latency went from 16 to 45 ms).
+    static func algorithms(_ conv: Convolution, output: Shape, builder: PlanBuilder) -> [dnnl_alg_kind_t] {
+        let (_, height, width) = output.image!
+        let pays = builder.winograd && builder.isTraining && height >= 8 && width >= 8
         let eligible = conv.kernelSize == 3 && conv.stride == 1 && conv.groups == 1
-        return winograd && eligible ? [dnnl_convolution_winograd, dnnl_convolution_direct] : [dnnl_convolution_direct]
+        return pays && eligible ? [dnnl_convolution_winograd, dnnl_convolution_direct] : [dnnl_convolution_direct]
     }
 
     /// A forward ReLU primitive descriptor, which oneDNN needs as the hint for the backward one.
