@@ -13,12 +13,13 @@ import Darwin
 ///     loss    = -(1/N) sum over n of log p[n, label n]
 ///     dz      = (p - onehot(label)) / N
 ///
+/// Logits of any shape `[N, ...]` are taken as N rows of K = (product of the rest) classes.
 /// Subtracting the row maximum keeps exp from overflowing; the log-probability is computed as
 /// (z - max) - log(sum) so that a confident wrong answer gives a large finite loss, not inf.
 public enum SoftmaxCrossEntropy {
     /// Row-wise softmax of `[N, K]` logits.
     public static func probabilities(_ logits: Tensor) -> Tensor {
-        let (n, k) = (logits.shape[0], logits.shape[1])
+        let (n, k) = (logits.shape[0], logits.count / max(logits.shape[0], 1))
         var p = Tensor(zeros: logits.shape)
         for b in 0..<n {
             let row = logits.scalars[(b * k)..<((b + 1) * k)]
@@ -32,7 +33,7 @@ public enum SoftmaxCrossEntropy {
 
     /// Mean loss over the batch. Labels must be in 0..<K.
     public static func loss(logits: Tensor, labels: [Int]) -> Float {
-        let (n, k) = (logits.shape[0], logits.shape[1])
+        let (n, k) = (logits.shape[0], logits.count / max(logits.shape[0], 1))
         precondition(labels.count == n, "SoftmaxCrossEntropy: \(labels.count) labels for \(n) rows")
         var total: Double = 0
         for b in 0..<n {
@@ -47,7 +48,7 @@ public enum SoftmaxCrossEntropy {
 
     /// Gradient of the mean loss with respect to the logits.
     public static func gradient(logits: Tensor, labels: [Int]) -> Tensor {
-        let (n, k) = (logits.shape[0], logits.shape[1])
+        let (n, k) = (logits.shape[0], logits.count / max(logits.shape[0], 1))
         var dz = probabilities(logits)
         for b in 0..<n {
             dz.scalars[b * k + labels[b]] -= 1

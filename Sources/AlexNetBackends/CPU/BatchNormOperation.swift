@@ -96,6 +96,7 @@ final class BatchNormOperation: CPUOperation {
             return
         }
         trainingForward.execute(builder.engine)
+        builder.engine.wait()
         let m = batchNorm.momentum, count = Float(valuesPerChannel)
         let batchMean = mean.floats, batchVariance = variance.floats
         for c in 0..<channels {
@@ -173,12 +174,14 @@ final class ReferenceOperation: CPUOperation {
 
     override func forward(_ step: StepContext) {
         inputReorder?.execute(builder.engine)
+        builder.engine.wait()
         let y = layer.layer.forward(tensor(plainInput), parameters: parameters, context: context(step))
         _ = output.floats.update(fromContentsOf: y.scalars)
     }
 
     override func backward(_ step: StepContext) {
         guard let diffOutput else { return }
+        builder.engine.wait()
         for gradient in parameters.gradients { gradient.update(repeating: 0) }
         let dy = Tensor(shape: output.shape, scalars: Array(UnsafeBufferPointer(start: diffOutput, count: output.shape.reduce(1, *))))
         let dx = layer.layer.backward(input: tensor(plainInput), output: tensor(output), outputGradient: dy,

@@ -94,8 +94,10 @@ public final class CPUPlan: Plan {
             builder.reserveGradientBytes((operations.last?.output ?? input).descriptor.byteCount)
         }
         sharedBuffers = try builder.bindSharedBuffers()
-        let gradientBuffers = Array(sharedBuffers[1...])
-        for operation in operations { operation.bind(gradientBuffers: gradientBuffers) }
+        if isTraining {
+            let gradientBuffers = Array(sharedBuffers[1...])
+            for operation in operations { operation.bind(gradientBuffers: gradientBuffers) }
+        }
         initialize(seed: seed)
     }
 
@@ -166,6 +168,9 @@ public final class CPUPlan: Plan {
 
     /// Runs every operation forward on the loaded input.
     public func forward(isTraining: Bool, step: UInt64) {
+        precondition(self.isTraining || !isTraining, "CPUPlan: an inference plan cannot run a training pass")
+        // libgomp keeps the thread count per calling thread: set it on whichever thread runs us.
+        DNNLThreads.set(threads)
         let context = StepContext(isTraining: isTraining, step: step, seed: seed)
         for operation in operations {
             if isProfiling {
@@ -181,6 +186,8 @@ public final class CPUPlan: Plan {
     /// Softmax cross-entropy on the logits: writes dL/dlogits into the last gradient buffer and
     /// returns the mean loss. Labels must be in 0..<classes.
     private func lossAndGradient(labels: [Int]) -> Float {
+        precondition(isTraining, "CPUPlan: an inference plan has no gradient buffers")
+        engine.wait()
         let classes = logits.shape.dropFirst().reduce(1, *)
         precondition(labels.count == batchSize, "CPUPlan: \(labels.count) labels for a batch of \(batchSize)")
         let z = logits.floats
@@ -204,6 +211,8 @@ public final class CPUPlan: Plan {
     }
 
     public func backward(step: UInt64) {
+        precondition(isTraining, "CPUPlan: an inference plan has no backward pass")
+        DNNLThreads.set(threads)
         let context = StepContext(isTraining: true, step: step, seed: seed)
         for operation in operations.reversed() {
             if isProfiling {
@@ -219,6 +228,7 @@ public final class CPUPlan: Plan {
     public func infer(_ tensor: Tensor) -> Tensor {
         load(tensor)
         forward(isTraining: false, step: 0)
+        engine.wait()
         return Tensor(shape: [batchSize] + network.outputShape.dimensions, scalars: Array(logits.floats))
     }
 
@@ -233,6 +243,7 @@ public final class CPUPlan: Plan {
 
     /// The optimizer over the flat buffers, split across threads.
     public func update(with optimizer: SGD) {
+        precondition(isTraining, "CPUPlan: an inference plan has no optimizer state")
         let chunks = threads
         let (parameters, gradients, velocity) = (self.parameters, self.gradients, self.velocity)
         let count = parameters.count

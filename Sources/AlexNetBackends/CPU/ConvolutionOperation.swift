@@ -12,7 +12,7 @@ final class ConvolutionOperation: CPUOperation {
     private let builder: PlanBuilder
     private let forwardPD: PrimitiveDescriptor
     /// Direct, or Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions where oneDNN has it.
-    private let algorithm: dnnl_alg_kind_t
+    private var algorithm = dnnl_convolution_direct
     private var forwardPrimitive: BoundPrimitive!
     private var weightsReorder: BoundPrimitive?
     private var sourceReorder: BoundPrimitive?
@@ -46,23 +46,52 @@ final class ConvolutionOperation: CPUOperation {
         biasStorage.initialize(to: bias)
         defer { biasStorage.deallocate() }
         let biasPointer = conv.hasBias ? biasStorage : nil
-        var chosen: (PrimitiveDescriptor, dnnl_alg_kind_t)?
-        for algorithm in Self.algorithms(conv, output: layer.outputShape, builder: builder) {
+        // Each candidate algorithm must give all three passes (oneDNN's Winograd searches its
+        // blocking separately for each), or the next candidate is tried.
+        func descriptors(_ algorithm: dnnl_alg_kind_t) throws
+            -> (forward: PrimitiveDescriptor, weights: PrimitiveDescriptor?, data: PrimitiveDescriptor?)
+        {
             var desc = dnnl_convolution_desc_t()
             try check(dnnl_convolution_forward_desc_init(
                 &desc, builder.isTraining ? dnnl_forward_training : dnnl_forward_inference, algorithm,
                 &sourceAny, &weightsAny, biasPointer, &destinationAny, strides, padding, padding),
                 "describing convolution '\(layer.name)'")
-            if let pd = try? PrimitiveDescriptor(&desc, attributes: try Attributes(fusedReLU: fusedReLU != nil),
-                                                 engine: engine, what: "convolution '\(layer.name)'") {
-                chosen = (pd, algorithm)
+            let forward = try PrimitiveDescriptor(&desc, attributes: try Attributes(fusedReLU: fusedReLU != nil),
+                                                  engine: engine, what: "convolution '\(layer.name)'")
+            guard builder.isTraining else { return (forward, nil, nil) }
+            var source = forward.source.raw, destination = forward.destination.raw
+            var weightsGradientAny = try MemoryDescriptor.any(weightShape).raw
+            var weightsDesc = dnnl_convolution_desc_t()
+            try check(dnnl_convolution_backward_weights_desc_init(
+                &weightsDesc, algorithm, &source, &weightsGradientAny, biasPointer, &destination, strides, padding, padding),
+                "describing the weight gradient of '\(layer.name)'")
+            let weights = try PrimitiveDescriptor(&weightsDesc, attributes: try Attributes(), engine: engine, hint: forward,
+                                                  what: "weight gradient of '\(layer.name)'")
+            guard !isFirst else { return (forward, weights, nil) }
+            var diffSourceAny = try MemoryDescriptor.any([n, c, h, w]).raw
+            var weightsForDataAny = try MemoryDescriptor.any(weightShape).raw
+            var dataDesc = dnnl_convolution_desc_t()
+            try check(dnnl_convolution_backward_data_desc_init(
+                &dataDesc, algorithm, &diffSourceAny, &weightsForDataAny, &destination, strides, padding, padding),
+                "describing the input gradient of '\(layer.name)'")
+            let data = try PrimitiveDescriptor(&dataDesc, attributes: try Attributes(), engine: engine, hint: forward,
+                                               what: "input gradient of '\(layer.name)'")
+            return (forward, weights, data)
+        }
+        let candidates = Self.algorithms(conv, output: layer.outputShape, builder: builder)
+        var chosen: (forward: PrimitiveDescriptor, weights: PrimitiveDescriptor?, data: PrimitiveDescriptor?)?
+        for (index, algorithm) in candidates.enumerated() {
+            do {
+                chosen = try descriptors(algorithm)
+                self.algorithm = algorithm
                 break
+            } catch where index < candidates.count - 1 {
+                continue  // e.g. no Winograd kernel for these shapes: try direct
             }
         }
-        guard let chosen else {
-            throw DNNLError(call: "creating convolution '\(layer.name)'", status: dnnl_unimplemented)
-        }
-        (forwardPD, algorithm) = chosen
+        forwardPD = chosen!.forward
+        backwardWeightsPD = chosen!.weights
+        backwardDataPD = chosen!.data
         self.builder = builder
         let output = try Activation(forwardPD.destination, engine: engine)
         super.init(name: [layer.name, fusedReLU].compactMap { $0 }.joined(separator: "+"), input: input, output: output)
@@ -107,29 +136,12 @@ final class ConvolutionOperation: CPUOperation {
             reluBackwardPD = pd
         }
 
-        var sourceDescriptor = forwardPD.source.raw
-        var weightsGradientAny = try MemoryDescriptor.any(weightShape).raw
-        var weightsDesc = dnnl_convolution_desc_t()
-        try check(dnnl_convolution_backward_weights_desc_init(
-            &weightsDesc, algorithm, &sourceDescriptor, &weightsGradientAny, biasPointer,
-            &destination, strides, padding, padding), "describing the weight gradient of '\(layer.name)'")
-        backwardWeightsPD = try PrimitiveDescriptor(&weightsDesc, attributes: try Attributes(), engine: engine, hint: forwardPD,
-                                                    what: "weight gradient of '\(layer.name)'")
         implementations.append(backwardWeightsPD!.implementation)
         self.source = source
 
-        if needsInputGradient {
+        if let dataPD = backwardDataPD {
             // The data gradient's kernels want the weights in their own blocked layout
             // (transposed blocks), so they get a second copy, refreshed each backward.
-            var diffSourceAny = try MemoryDescriptor.any([n, c, h, w]).raw
-            var weightsForDataAny = try MemoryDescriptor.any(weightShape).raw
-            var dataDesc = dnnl_convolution_desc_t()
-            try check(dnnl_convolution_backward_data_desc_init(
-                &dataDesc, algorithm, &diffSourceAny, &weightsForDataAny, &destination, strides, padding, padding),
-                "describing the input gradient of '\(layer.name)'")
-            let dataPD = try PrimitiveDescriptor(&dataDesc, attributes: try Attributes(), engine: engine, hint: forwardPD,
-                                                 what: "input gradient of '\(layer.name)'")
-            backwardDataPD = dataPD
             implementations.append(dataPD.implementation)
             if dataPD.weights == forwardPD.weights {
                 weightsForData = weights

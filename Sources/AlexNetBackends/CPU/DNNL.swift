@@ -99,7 +99,9 @@ final class PrimitiveDescriptor {
          hint: PrimitiveDescriptor? = nil, what: String) throws {
         var pd: dnnl_primitive_desc_t?
         let attr = try attributes ?? Attributes()
-        try check(dnnl_primitive_desc_create(&pd, opDesc, attr.raw, engine.engine, hint?.raw), "creating \(what)")
+        try withExtendedLifetime((attr, hint)) {
+            try check(dnnl_primitive_desc_create(&pd, opDesc, attr.raw, engine.engine, hint?.raw), "creating \(what)")
+        }
         raw = pd!
     }
 
@@ -108,8 +110,10 @@ final class PrimitiveDescriptor {
         var pd: dnnl_primitive_desc_t?
         let attr = try Attributes()
         var s = source.raw, d = destination.raw
-        try check(dnnl_reorder_primitive_desc_create(&pd, &s, engine.engine, &d, engine.engine, attr.raw),
-                  "creating a reorder \(source.shape)")
+        try withExtendedLifetime(attr) {
+            try check(dnnl_reorder_primitive_desc_create(&pd, &s, engine.engine, &d, engine.engine, attr.raw),
+                      "creating a reorder \(source.shape)")
+        }
         raw = pd!
     }
 
@@ -197,6 +201,8 @@ final class BoundPrimitive {
         dnnl_primitive_destroy(raw)
     }
 
+    /// Runs the primitive. With Debian's OpenMP build of oneDNN execution is synchronous; code
+    /// that reads results from Swift still calls `DNNLEngine.wait()` first, as the API asks.
     func execute(_ engine: DNNLEngine) {
         let status = dnnl_primitive_execute(raw, engine.stream, Int32(arguments.count), arguments.baseAddress)
         precondition(status == dnnl_success, "oneDNN: executing \(name) failed with status \(status.rawValue)")

@@ -55,6 +55,7 @@ final class LinearOperation: CPUOperation {
     }
 
     override func forward(_ context: StepContext) {
+        builder.engine.wait()
         let x = input.floats.baseAddress!, y = output.floats.baseAddress!
         gemm(false, true, batch, outputs, inputs, x, inputs, weights, inputs, y, outputs)
         for row in 0..<batch {
@@ -73,6 +74,7 @@ final class LinearOperation: CPUOperation {
 
     override func backward(_ context: StepContext) {
         guard let dy = diffOutput else { return }
+        builder.engine.wait()
         let x = input.floats.baseAddress!, y = output.floats.baseAddress!
         let count = batch * outputs
         if fusedReLU { for i in 0..<count where y[i] <= 0 { dy[i] = 0 } }
@@ -135,6 +137,7 @@ final class DropoutOperation: CPUOperation {
     }
 
     override func forward(_ context: StepContext) {
+        builder.engine.wait()
         let x = input.floats, y = output.floats
         guard context.isTraining, dropout.probability > 0 else {
             _ = y.update(fromContentsOf: x)
@@ -147,6 +150,7 @@ final class DropoutOperation: CPUOperation {
 
     override func backward(_ context: StepContext) {
         guard let dy = diffOutput, let dx = diffInput else { return }
+        builder.engine.wait()
         if dropout.probability > 0 {
             let m = mask.floats(count)
             for i in 0..<count { dx[i] = dy[i] * m[i] }
