@@ -11,7 +11,7 @@ let package = Package(
     name: "AlexNet",
     products: [
         .executable(name: "alexnet", targets: ["AlexNetCLI"]),
-        .library(name: "AlexNet", targets: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends"]),
+        .library(name: "AlexNet", targets: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -23,14 +23,17 @@ let package = Package(
         .target(name: "AlexNetNetwork", dependencies: ["AlexNetCore"], swiftSettings: optimized),
         // Module maps for Debian's C libraries; no code.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // The Backend protocol, the plain-Swift reference backend (the oracle), and the cpu
         // backend on oneDNN.
         .target(name: "AlexNetBackends", dependencies: ["AlexNetCore", "AlexNetNetwork", "CDNNL"], swiftSettings: optimized),
+        // Datasets: IDX (MNIST, Fashion-MNIST) with gzip, so far.
+        .target(name: "AlexNetData", dependencies: ["AlexNetCore", "CZlib"], swiftSettings: optimized),
         // The `alexnet` command: one file per subcommand.
         .executableTarget(
             name: "AlexNetCLI",
             dependencies: [
-                "AlexNetCore", "AlexNetNetwork", "AlexNetBackends",
+                "AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -40,6 +43,7 @@ let package = Package(
             name: "AlexNetBackendsTests",
             dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends"]
         ),
+        .testTarget(name: "AlexNetDataTests", dependencies: ["AlexNetCore", "AlexNetData"]),
         .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI"]),
     ]
 )
