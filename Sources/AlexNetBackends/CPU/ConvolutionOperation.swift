@@ -11,8 +11,6 @@ import CDNNL
 final class ConvolutionOperation: CPUOperation {
     private let builder: PlanBuilder
     private let forwardPD: PrimitiveDescriptor
-    /// Direct, or Winograd F(4x4, 3x3) for 3x3 stride-1 convolutions where oneDNN has it.
-    private var algorithm = dnnl_convolution_direct
     private var forwardPrimitive: BoundPrimitive!
     private var weightsReorder: BoundPrimitive?
     private var sourceReorder: BoundPrimitive?
@@ -83,7 +81,6 @@ final class ConvolutionOperation: CPUOperation {
         for (index, algorithm) in candidates.enumerated() {
             do {
                 chosen = try descriptors(algorithm)
-                self.algorithm = algorithm
                 break
             } catch where index < candidates.count - 1 {
                 continue  // e.g. no Winograd kernel for these shapes: try direct
