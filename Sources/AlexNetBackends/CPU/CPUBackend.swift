@@ -172,15 +172,15 @@ public final class CPUPlan: Plan {
         // libgomp keeps the thread count per calling thread: set it on whichever thread runs us.
         DNNLThreads.set(threads)
         let context = StepContext(isTraining: isTraining, step: step, seed: seed)
-        for operation in operations {
-            if isProfiling {
-                let start = DispatchTime.now().uptimeNanoseconds
-                operation.forward(context)
-                operation.forwardSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            } else {
-                operation.forward(context)
-            }
-        }
+        for operation in operations { timed(&operation.forwardSeconds) { operation.forward(context) } }
+    }
+
+    /// Runs `body`, adding its duration to `seconds` when profiling.
+    private func timed(_ seconds: inout Double, _ body: () -> Void) {
+        guard isProfiling else { return body() }
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
     /// Softmax cross-entropy on the logits: writes dL/dlogits into the last gradient buffer and
@@ -214,15 +214,7 @@ public final class CPUPlan: Plan {
         precondition(isTraining, "CPUPlan: an inference plan has no backward pass")
         DNNLThreads.set(threads)
         let context = StepContext(isTraining: true, step: step, seed: seed)
-        for operation in operations.reversed() {
-            if isProfiling {
-                let start = DispatchTime.now().uptimeNanoseconds
-                operation.backward(context)
-                operation.backwardSeconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            } else {
-                operation.backward(context)
-            }
-        }
+        for operation in operations.reversed() { timed(&operation.backwardSeconds) { operation.backward(context) } }
     }
 
     public func infer(_ tensor: Tensor) -> Tensor {

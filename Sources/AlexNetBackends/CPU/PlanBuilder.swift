@@ -152,6 +152,13 @@ final class PlanBuilder {
         try BoundPrimitive(pd, name: name, arguments: arguments + [(CDNNL_ARG_SCRATCHPAD, try scratchpad(for: pd))])
     }
 
+    /// The workspace a training forward pass leaves for its backward (max pooling's argmax,
+    /// LRN's denominators), or nil when there is none or the plan does not train.
+    func workspace(for pd: PrimitiveDescriptor) throws -> Activation? {
+        guard isTraining && pd.workspace.byteCount > 0 else { return nil }
+        return try Activation(pd.workspace, engine: engine)
+    }
+
     /// A reorder from `source` to `destination` memory.
     func reorder(from source: Memory, to destination: Memory, name: String) throws -> BoundPrimitive {
         let pd = try PrimitiveDescriptor(reorderFrom: source.descriptor, to: destination.descriptor, engine: engine)

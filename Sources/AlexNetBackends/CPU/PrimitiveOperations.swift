@@ -73,13 +73,9 @@ final class LRNOperation: CPUOperation {
                   "describing '\(layer.name)'")
         forwardPD = try PrimitiveDescriptor(&desc, attributes: try Attributes(), engine: builder.engine, what: "'\(layer.name)'")
         super.init(name: layer.name, input: input, output: try Activation(forwardPD.destination, engine: builder.engine))
-        var arguments: [(Int32, Memory)] = [(CDNNL_ARG_SRC, input.memory), (CDNNL_ARG_DST, output.memory)]
-        if builder.isTraining && forwardPD.workspace.byteCount > 0 {
-            let workspace = try Activation(forwardPD.workspace, engine: builder.engine)
-            arguments.append((CDNNL_ARG_WORKSPACE, workspace.memory))
-            self.workspace = workspace
-        }
-        forwardPrimitive = try builder.primitive(forwardPD, name: layer.name, arguments)
+        workspace = try builder.workspace(for: forwardPD)
+        forwardPrimitive = try builder.primitive(forwardPD, name: layer.name, [(CDNNL_ARG_SRC, input.memory), (CDNNL_ARG_DST, output.memory)]
+            + (workspace.map { [(CDNNL_ARG_WORKSPACE, $0.memory)] } ?? []))
     }
 
     override func prepareBackward(outputParity: Int, inputParity: Int?) throws {
@@ -138,13 +134,9 @@ final class PoolingOperation: CPUOperation {
                   "describing '\(layer.name)'")
         forwardPD = try PrimitiveDescriptor(&desc, attributes: try Attributes(), engine: builder.engine, what: "'\(layer.name)'")
         super.init(name: layer.name, input: input, output: try Activation(forwardPD.destination, engine: builder.engine))
-        var arguments: [(Int32, Memory)] = [(CDNNL_ARG_SRC, input.memory), (CDNNL_ARG_DST, output.memory)]
-        if builder.isTraining && forwardPD.workspace.byteCount > 0 {
-            let workspace = try Activation(forwardPD.workspace, engine: builder.engine)
-            arguments.append((CDNNL_ARG_WORKSPACE, workspace.memory))
-            self.workspace = workspace
-        }
-        forwardPrimitive = try builder.primitive(forwardPD, name: layer.name, arguments)
+        workspace = try builder.workspace(for: forwardPD)
+        forwardPrimitive = try builder.primitive(forwardPD, name: layer.name, [(CDNNL_ARG_SRC, input.memory), (CDNNL_ARG_DST, output.memory)]
+            + (workspace.map { [(CDNNL_ARG_WORKSPACE, $0.memory)] } ?? []))
     }
 
     /// Adaptive average pooling maps onto oneDNN when every bin has the same size.
