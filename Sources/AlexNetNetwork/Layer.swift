@@ -109,6 +109,20 @@ public struct LayerParameters {
         self.state = state
     }
 
+    /// The views of one placed layer's tensors into a network's flat buffers.
+    public init(slots: [ParameterSlot], parameters parameterBuffer: FloatBuffer, gradients gradientBuffer: FloatBuffer,
+                state stateBuffer: FloatBuffer) {
+        self.init()
+        for slot in slots {
+            if slot.isTrainable {
+                values.append(parameterBuffer.view(offset: slot.offset, count: slot.count))
+                gradients.append(gradientBuffer.view(offset: slot.offset, count: slot.count))
+            } else {
+                state.append(stateBuffer.view(offset: slot.offset, count: slot.count))
+            }
+        }
+    }
+
     /// For layers without parameters.
     public static var none: LayerParameters { LayerParameters() }
 }

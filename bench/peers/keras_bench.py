@@ -8,12 +8,9 @@ Models mirror Sources/AlexNetNetwork/Zoo.swift layer for layer. LRN is tf.nn.loc
 normalization, whose alpha multiplies the sum as in the paper. The training step is a compiled
 tf.function (forward, loss, gradients, SGD with momentum). Not part of the tests.
 """
-import argparse
-import json
 import os
-import resource
-import statistics
-import time
+
+from peer_common import batch_size, measure_and_report, parser
 
 
 def build(name, keras, tf):
@@ -62,26 +59,16 @@ def build(name, keras, tf):
     return keras.Sequential([keras.Input(shape)] + body), shape, classes
 
 
-MACS = {"paper": 724_406_816, "paper-1gpu": 1_135_256_096, "torchvision": 714_188_480,
-        "d2l-fashion": 938_146_176, "cifar10": 117_909_632}
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=list(MACS), required=True)
-    parser.add_argument("--mode", choices=["train", "infer", "latency"], default="train")
-    parser.add_argument("--batch", type=int)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    args = parser(__doc__).parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
     from tensorflow import keras
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    batch = args.batch or {"train": 128, "infer": 64, "latency": 1}[args.mode]
+    batch = batch_size(args)
     tf.random.set_seed(1)
     model, shape, classes = build(args.model, keras, tf)
     x = tf.random.uniform((batch,) + shape)
@@ -100,29 +87,8 @@ def main():
     def infer_step():
         return model(x, training=False)
 
-    step = train_step if args.mode == "train" else infer_step
-    for _ in range(args.warmup):
-        step().numpy()
-    seconds = []
-    for _ in range(args.steps):
-        start = time.perf_counter()
-        step().numpy()
-        seconds.append(time.perf_counter() - start)
-    median = statistics.median(seconds)
-    flops = (6 if args.mode == "train" else 2) * MACS[args.model] * batch
-    result = {
-        "framework": "keras (tensorflow " + tf.__version__ + ", NHWC)",
-        "model": args.model, "mode": args.mode, "batch": batch, "threads": args.threads, "steps": args.steps,
-        "imagesPerSecond": batch / median, "millisecondsMedian": 1000 * median,
-        "millisecondsMin": 1000 * min(seconds), "millisecondsMax": 1000 * max(seconds),
-        "gflops": flops / median / 1e9,
-        "peakResidentBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-    }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:20} {value}")
+    compiled = train_step if args.mode == "train" else infer_step
+    measure_and_report(args, "keras (tensorflow " + tf.__version__ + ", NHWC)", batch, lambda: compiled().numpy())
 
 
 if __name__ == "__main__":

@@ -6,11 +6,8 @@
 Models mirror Sources/AlexNetNetwork/Zoo.swift layer for layer. LRN uses PyTorch's alpha/size
 convention, so the paper's alpha 1e-4 is passed as 5e-4. Not part of the tests.
 """
-import argparse
-import json
-import resource
-import statistics
-import time
+
+from peer_common import MACS, batch_size, measure_and_report, parser
 
 import torch
 import torch.nn as nn
@@ -74,22 +71,14 @@ MODELS = {
     "paper": lambda: paper(2), "paper-1gpu": lambda: paper(1), "torchvision": torchvision_alexnet,
     "d2l-fashion": d2l_fashion, "cifar10": cifar10,
 }
-MACS = {"paper": 724_406_816, "paper-1gpu": 1_135_256_096, "torchvision": 714_188_480,
-        "d2l-fashion": 938_146_176, "cifar10": 117_909_632}
+assert set(MODELS) == set(MACS)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", choices=MODELS, required=True)
-    parser.add_argument("--mode", choices=["train", "infer", "latency"], default="train")
-    parser.add_argument("--batch", type=int)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--channels-last", action="store_true", help="NHWC memory format")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    batch = args.batch or {"train": 128, "infer": 64, "latency": 1}[args.mode]
+    arguments = parser(__doc__)
+    arguments.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    args = arguments.parse_args()
+    batch = batch_size(args)
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
     model, shape = MODELS[args.model]()
@@ -117,28 +106,8 @@ def main():
             with torch.inference_mode():
                 model(x)
 
-    for _ in range(args.warmup):
-        step()
-    seconds = []
-    for _ in range(args.steps):
-        start = time.perf_counter()
-        step()
-        seconds.append(time.perf_counter() - start)
-    median = statistics.median(seconds)
-    flops = (6 if args.mode == "train" else 2) * MACS[args.model] * batch
-    result = {
-        "framework": "pytorch " + torch.__version__ + (" channels-last" if args.channels_last else ""),
-        "model": args.model, "mode": args.mode, "batch": batch, "threads": args.threads, "steps": args.steps,
-        "imagesPerSecond": batch / median, "millisecondsMedian": 1000 * median,
-        "millisecondsMin": 1000 * min(seconds), "millisecondsMax": 1000 * max(seconds),
-        "gflops": flops / median / 1e9,
-        "peakResidentBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-    }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:20} {value}")
+    framework = "pytorch " + torch.__version__ + (" channels-last" if args.channels_last else "")
+    measure_and_report(args, framework, batch, step)
 
 
 if __name__ == "__main__":

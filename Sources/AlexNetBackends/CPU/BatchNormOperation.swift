@@ -136,16 +136,8 @@ final class ReferenceOperation: CPUOperation {
             plainInput = try Activation(plain, engine: builder.engine)
             inputReorder = try builder.reorder(from: input.memory, to: plainInput.memory, name: "\(layer.name) input reorder")
         }
-        var views = LayerParameters()
-        for slot in layer.slots {
-            if slot.isTrainable {
-                views.values.append(builder.parameters.view(offset: slot.offset, count: slot.count))
-                views.gradients.append(builder.gradients.view(offset: slot.offset, count: slot.count))
-            } else {
-                views.state.append(builder.state.view(offset: slot.offset, count: slot.count))
-            }
-        }
-        parameters = views
+        parameters = LayerParameters(slots: layer.slots, parameters: builder.parameters, gradients: builder.gradients,
+                                     state: builder.state)
         super.init(name: layer.name, input: input,
                    output: try Activation(try MemoryDescriptor.plain([n] + layer.outputShape.dimensions), engine: builder.engine))
     }

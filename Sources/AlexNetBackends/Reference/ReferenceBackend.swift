@@ -36,16 +36,7 @@ public final class ReferencePlan: Plan {
         velocity = FloatBuffer(count: network.layout.trainableCount)
         state = FloatBuffer(count: network.layout.stateCount)
         layerParameters = network.layers.map { [parameters, gradients, state] layer in
-            var views = LayerParameters()
-            for slot in layer.slots {
-                if slot.isTrainable {
-                    views.values.append(parameters.view(offset: slot.offset, count: slot.count))
-                    views.gradients.append(gradients.view(offset: slot.offset, count: slot.count))
-                } else {
-                    views.state.append(state.view(offset: slot.offset, count: slot.count))
-                }
-            }
-            return views
+            LayerParameters(slots: layer.slots, parameters: parameters, gradients: gradients, state: state)
         }
         initialize(seed: seed)
     }
