@@ -11,7 +11,7 @@ let package = Package(
     name: "AlexNet",
     products: [
         .executable(name: "alexnet", targets: ["AlexNetCLI"]),
-        .library(name: "AlexNet", targets: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData"]),
+        .library(name: "AlexNet", targets: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop", "AlexNetTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -24,16 +24,25 @@ let package = Package(
         // Module maps for Debian's C libraries; no code.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
+        .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         // The Backend protocol, the plain-Swift reference backend (the oracle), and the cpu
         // backend on oneDNN.
         .target(name: "AlexNetBackends", dependencies: ["AlexNetCore", "AlexNetNetwork", "CDNNL"], swiftSettings: optimized),
-        // Datasets: IDX (MNIST, Fashion-MNIST) with gzip, so far.
-        .target(name: "AlexNetData", dependencies: ["AlexNetCore", "CZlib"], swiftSettings: optimized),
+        // Datasets (IDX with gzip), image transforms, the prefetching loader.
+        .target(name: "AlexNetData", dependencies: ["AlexNetCore", "CZlib", "CPNG", "CTurboJPEG"], swiftSettings: optimized),
+        // safetensors (read, write, atomically), later torchvision names and ONNX export.
+        .target(name: "AlexNetInterop", dependencies: ["AlexNetCore", "AlexNetNetwork"], swiftSettings: optimized),
+        // The training loop, optimizers' recipes, schedules, metrics, checkpoints, history, plots.
+        .target(
+            name: "AlexNetTraining",
+            dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop"],
+            swiftSettings: optimized),
         // The `alexnet` command: one file per subcommand.
         .executableTarget(
             name: "AlexNetCLI",
             dependencies: [
-                "AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData",
+                "AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop", "AlexNetTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -44,6 +53,10 @@ let package = Package(
             dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends"]
         ),
         .testTarget(name: "AlexNetDataTests", dependencies: ["AlexNetCore", "AlexNetData"]),
+        .testTarget(name: "AlexNetInteropTests", dependencies: ["AlexNetCore", "AlexNetInterop"]),
+        .testTarget(
+            name: "AlexNetTrainingTests",
+            dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop", "AlexNetTraining"]),
         .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI"]),
     ]
 )

@@ -29,16 +29,24 @@ public protocol Plan: AnyObject {
     /// `gradients` to the gradient of the mean softmax cross-entropy loss and returns the loss.
     func computeGradients(input: Tensor, labels: [Int], step: UInt64) -> Float
 
+    /// Logits `[N, classes]` of the last forward pass (training or not).
+    var lastLogits: Tensor { get }
+
+    /// The optimizer's per-parameter buffers (velocity, Adam's moments), mirrors of
+    /// `parameters`; allocated by the first `update`.
+    var optimizerState: OptimizerState { get }
+
     /// Applies `optimizer` to `parameters` using `gradients`: one pass over the flat buffers.
-    func update(with optimizer: SGD)
+    /// `step` counts updates from 1 (Adam's bias correction uses it).
+    func update(with optimizer: any Optimizer, step: Int)
 }
 
 extension Plan {
-    /// `computeGradients` then `update`: one training step. Returns the loss.
+    /// `computeGradients` then `update`: training step `step` (counted from 0). Returns the loss.
     @discardableResult
-    public func trainingStep(input: Tensor, labels: [Int], step: UInt64, optimizer: SGD) -> Float {
+    public func trainingStep(input: Tensor, labels: [Int], step: UInt64, optimizer: any Optimizer) -> Float {
         let loss = computeGradients(input: input, labels: labels, step: step)
-        update(with: optimizer)
+        update(with: optimizer, step: Int(step) + 1)
         return loss
     }
 
@@ -49,36 +57,3 @@ extension Plan {
     }
 }
 
-/// Stochastic gradient descent with momentum and weight decay, exactly as the paper writes it
-/// (section 5), with eps the learning rate:
-///
-///     v <- momentum * v - weightDecay * eps * w - eps * dL/dw
-///     w <- w + v
-///
-/// With momentum 0 and weight decay 0 it is plain SGD (d2l's recipe).
-public struct SGD: Sendable, Equatable {
-    public var learningRate: Float
-    public var momentum: Float
-    public var weightDecay: Float
-
-    public init(learningRate: Float, momentum: Float = 0, weightDecay: Float = 0) {
-        self.learningRate = learningRate
-        self.momentum = momentum
-        self.weightDecay = weightDecay
-    }
-
-    /// The paper's: momentum 0.9, weight decay 0.0005.
-    public static func paper(learningRate: Float = 0.01) -> SGD {
-        SGD(learningRate: learningRate, momentum: 0.9, weightDecay: 0.0005)
-    }
-
-    /// One pass over flat buffers of equal length.
-    public func apply(parameters w: UnsafeMutableBufferPointer<Float>, gradients g: UnsafeMutableBufferPointer<Float>,
-                      velocity v: UnsafeMutableBufferPointer<Float>) {
-        precondition(w.count == g.count && w.count == v.count, "SGD: buffers of different lengths")
-        for i in 0..<w.count {
-            v[i] = momentum * v[i] - weightDecay * learningRate * w[i] - learningRate * g[i]
-            w[i] += v[i]
-        }
-    }
-}

@@ -5,6 +5,8 @@ public struct IDXDataset: Sendable {
     public var images: IDX.Images
     public var labels: [UInt8]
     public var classNames: [String]
+    /// The file or files it was read from.
+    public var source: String
 
     public var count: Int { images.count }
     /// One example's shape: 1 x rows x columns.
@@ -21,6 +23,7 @@ public struct IDXDataset: Sendable {
         self.images = images
         self.labels = labels
         self.classNames = classNames
+        self.source = source
     }
 
     /// Reads `<directory>/<prefix>-images-idx3-ubyte[.gz]` and the matching labels file.

@@ -42,8 +42,8 @@ func expectParity(_ network: Network, batch: Int = 4, seed: UInt64 = 7, forwardT
 
     // The optimizer step over the flat buffers (the paper's SGD).
     let optimizer = SGD.paper(learningRate: 0.01)
-    reference.update(with: optimizer)
-    cpu.update(with: optimizer)
+    reference.update(with: optimizer, step: 1)
+    cpu.update(with: optimizer, step: 1)
     let updated = Comparison(cpu.parameters.array, reference.parameters.array, atol: 1e-6, rtol: 1e-5)
     #expect(gradientNormTolerance == nil ? updated.isClose : updated.relativeNormError < 1e-5,
             "\(network.name) parameters after one SGD step: \(updated)", sourceLocation: sourceLocation)
@@ -132,7 +132,7 @@ func probe(_ layer: any Layer, input: Shape = Shape(channels: 3, height: 9, widt
         var results: [[Float]] = []
         for threads in [1, 2, 2] {
             let plan = try CPUBackend(threads: threads).makePlan(for: network, batchSize: 8, seed: 5)
-            for step in 0..<3 { plan.trainingStep(input: input, labels: labels, step: UInt64(step), optimizer: .paper()) }
+            for step in 0..<3 { plan.trainingStep(input: input, labels: labels, step: UInt64(step), optimizer: SGD.paper()) }
             results.append(plan.parameters.array)
         }
         #expect(results[1] == results[2], "two runs with the same seed and threads must be bit-identical")

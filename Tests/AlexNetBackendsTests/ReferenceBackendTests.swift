@@ -77,22 +77,6 @@ func tinyAlexNet(batchNorm: Bool = false, smooth: Bool = false, initialization: 
         #expect(checked.contains { abs($0) > 1e-3 }, "the check must see real gradients")
     }
 
-    @Test func sgdFollowsThePapersUpdate() {
-        // v <- 0.9 v - 0.0005 * 0.1 * w - 0.1 * g;  w <- w + v.
-        let sgd = SGD(learningRate: 0.1, momentum: 0.9, weightDecay: 0.0005)
-        let w = FloatBuffer([2, -1]), g = FloatBuffer([0.5, 0]), v = FloatBuffer([0.1, 0.2])
-        sgd.apply(parameters: w.pointer, gradients: g.pointer, velocity: v.pointer)
-        let v1: [Float] = [0.9 * 0.1 - 0.0005 * 0.1 * 2 - 0.1 * 0.5, 0.9 * 0.2 - 0.0005 * 0.1 * -1]
-        #expect(Comparison(v.array, v1, atol: 1e-7, rtol: 0).isClose)
-        #expect(Comparison(w.array, [2 + v1[0], -1 + v1[1]], atol: 1e-7, rtol: 0).isClose)
-        // Plain SGD: w <- w - lr g.
-        let plain = SGD(learningRate: 0.5)
-        let w2 = FloatBuffer([1]), v2 = FloatBuffer([0])
-        let g2 = FloatBuffer([0.25])
-        plain.apply(parameters: w2.pointer, gradients: g2.pointer, velocity: v2.pointer)
-        #expect(w2[0] == 0.875)
-    }
-
     @Test func planIsDeterministic() throws {
         let network = try tinyAlexNet().resolved()
         let a = try ReferenceBackend().makePlan(for: network, batchSize: 8, seed: 3)
@@ -108,7 +92,7 @@ func tinyAlexNet(batchNorm: Bool = false, smooth: Bool = false, initialization: 
     @Test func papersInitializationTrainsTheTinyNetwork() throws {
         // Weights N(0, 0.01^2) and biases of 1: the first steps must stay finite.
         let plan = try ReferenceBackend().makePlan(for: tinyAlexNet(initialization: .paper).resolved(), batchSize: 8, seed: 4)
-        let loss = plan.trainingStep(input: input, labels: labels, step: 0, optimizer: .paper())
+        let loss = plan.trainingStep(input: input, labels: labels, step: 0, optimizer: SGD.paper())
         #expect(loss.isFinite && abs(loss - logf(4)) < 0.1)
     }
 }

@@ -55,8 +55,7 @@ public final class CPUPlan: Plan {
     public let parameters: FloatBuffer
     public let gradients: FloatBuffer
     public let state: FloatBuffer
-    /// The optimizer's velocity, a mirror of `parameters`.
-    public let velocity: FloatBuffer
+    public let optimizerState = OptimizerState()
     public let seed: UInt64
     public let isTraining: Bool
     public let threads: Int
@@ -81,7 +80,6 @@ public final class CPUPlan: Plan {
         engine = try DNNLEngine()
         parameters = FloatBuffer(count: network.layout.trainableCount)
         gradients = FloatBuffer(count: network.layout.trainableCount)
-        velocity = FloatBuffer(count: isTraining ? network.layout.trainableCount : 0)
         state = FloatBuffer(count: network.layout.stateCount)
         let builder = PlanBuilder(engine: engine, batchSize: batchSize, isTraining: isTraining, winograd: winograd,
                                   parameters: parameters, gradients: gradients, state: state)
@@ -220,6 +218,10 @@ public final class CPUPlan: Plan {
     public func infer(_ tensor: Tensor) -> Tensor {
         load(tensor)
         forward(isTraining: false, step: 0)
+        return lastLogits
+    }
+
+    public var lastLogits: Tensor {
         engine.wait()
         return Tensor(shape: [batchSize] + network.outputShape.dimensions, scalars: Array(logits.floats))
     }
@@ -234,10 +236,11 @@ public final class CPUPlan: Plan {
     }
 
     /// The optimizer over the flat buffers, split across threads.
-    public func update(with optimizer: SGD) {
+    public func update(with optimizer: any Optimizer, step: Int) {
         precondition(isTraining, "CPUPlan: an inference plan has no optimizer state")
         let chunks = threads
-        let (parameters, gradients, velocity) = (self.parameters, self.gradients, self.velocity)
+        let (parameters, gradients) = (self.parameters, self.gradients)
+        let state = optimizerState.buffers(for: optimizer, count: parameters.count)
         let count = parameters.count
         let chunkSize = (count + chunks - 1) / chunks
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
@@ -245,16 +248,16 @@ public final class CPUPlan: Plan {
             guard start < end else { return }
             optimizer.apply(parameters: parameters.view(offset: start, count: end - start),
                             gradients: gradients.view(offset: start, count: end - start),
-                            velocity: velocity.view(offset: start, count: end - start))
+                            state: state.map { $0.view(offset: start, count: end - start) }, step: step)
         }
     }
 
     /// One training step on an input already loaded (for benchmarks, whose input is synthetic).
-    public func benchmarkTrainingStep(labels: [Int], step: UInt64, optimizer: SGD) -> Float {
+    public func benchmarkTrainingStep(labels: [Int], step: UInt64, optimizer: any Optimizer) -> Float {
         forward(isTraining: true, step: step)
         let loss = lossAndGradient(labels: labels)
         backward(step: step)
-        update(with: optimizer)
+        update(with: optimizer, step: Int(step) + 1)
         return loss
     }
 

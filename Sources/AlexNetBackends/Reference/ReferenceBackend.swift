@@ -20,8 +20,7 @@ public final class ReferencePlan: Plan {
     public let parameters: FloatBuffer
     public let gradients: FloatBuffer
     public let state: FloatBuffer
-    /// The optimizer's velocity, a mirror of `parameters`.
-    public let velocity: FloatBuffer
+    public let optimizerState = OptimizerState()
     /// The run's seed for dropout masks.
     public let seed: UInt64
     /// Each layer's views into the flat buffers.
@@ -33,7 +32,6 @@ public final class ReferencePlan: Plan {
         self.seed = seed
         parameters = FloatBuffer(count: network.layout.trainableCount)
         gradients = FloatBuffer(count: network.layout.trainableCount)
-        velocity = FloatBuffer(count: network.layout.trainableCount)
         state = FloatBuffer(count: network.layout.stateCount)
         layerParameters = network.layers.map { [parameters, gradients, state] layer in
             LayerParameters(slots: layer.slots, parameters: parameters, gradients: gradients, state: state)
@@ -67,19 +65,24 @@ public final class ReferencePlan: Plan {
         return gradient
     }
 
+    public private(set) var lastLogits = Tensor(zeros: [0])
+
     public func infer(_ input: Tensor) -> Tensor {
-        forward(input, isTraining: false, step: 0).last!
+        lastLogits = forward(input, isTraining: false, step: 0).last!
+        return lastLogits
     }
 
     public func computeGradients(input: Tensor, labels: [Int], step: UInt64) -> Float {
         let activations = forward(input, isTraining: true, step: step)
         let logits = activations.last!
+        lastLogits = logits
         gradients.fill(with: 0)
         backward(activations: activations, outputGradient: SoftmaxCrossEntropy.gradient(logits: logits, labels: labels), step: step)
         return SoftmaxCrossEntropy.loss(logits: logits, labels: labels)
     }
 
-    public func update(with optimizer: SGD) {
-        optimizer.apply(parameters: parameters.pointer, gradients: gradients.pointer, velocity: velocity.pointer)
+    public func update(with optimizer: any Optimizer, step: Int) {
+        let state = optimizerState.buffers(for: optimizer, count: parameters.count)
+        optimizer.apply(parameters: parameters.pointer, gradients: gradients.pointer, state: state.map(\.pointer), step: step)
     }
 }

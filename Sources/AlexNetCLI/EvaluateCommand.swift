@@ -1,0 +1,97 @@
+import AlexNetBackends
+import AlexNetData
+import AlexNetNetwork
+import AlexNetTraining
+import ArgumentParser
+import FoundationEssentials
+
+/// `alexnet evaluate`: a checkpoint's loss, top-1, top-5, per-class accuracy and confusion
+/// matrix on a dataset's test split.
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Loss, top-1/top-5, per-class accuracy and the confusion matrix of a checkpoint.",
+        discussion: """
+            Images are preprocessed exactly as the checkpoint's training run did (its centre crop \
+            for evaluation). --ten-crop averages the softmax over the four corner crops, the \
+            centre crop and their mirrors (the paper's test procedure); it needs a network whose \
+            input is smaller than the resized image.
+            """)
+
+    @Option(help: "A checkpoint written by `alexnet train`.") var checkpoint: String
+    @Option(help: ArgumentHelp("Dataset (default: the one the checkpoint was trained on); its test split is used.", valueName: "name|dir"))
+    var data: String?
+    @Flag(name: .customLong("ten-crop"), help: "Average the softmax of ten crops per image.") var tenCrop = false
+    @Option(help: "Examples per batch.") var batch = 100
+    @Option(help: "Evaluate the first N examples only.") var limit: Int?
+    @Option(help: "Threads for the cpu backend (default: every core).") var threads: Int?
+    @Flag(help: "Print the results as JSON.") var json = false
+
+    struct Report: Encodable {
+        var checkpoint: String
+        var data: String
+        var examples: Int
+        var tenCrop: Bool
+        var loss: Double
+        var top1: Double
+        var top5: Double
+        var classes: [String]
+        var perClassAccuracy: [Double]
+        /// confusion[truth][predicted]
+        var confusion: [[Int]]
+    }
+
+    func run() throws {
+        let loaded = try Checkpoint.read(checkpoint)
+        let dataName = data ?? loaded.run.configuration.data
+        let splits = try Datasets.open(dataName)
+        guard let testSplit = splits.test else { throw CLIError("\(dataName) has no test split to evaluate on") }
+        let source: any ImageSource = limit.map { PrefixSource(AnyImageSource(testSplit), count: $0) } ?? testSplit
+        let classes = loaded.run.classNames
+        guard source.classNames.count == classes.count else {
+            throw CLIError("\(dataName) has \(source.classNames.count) classes, the checkpoint \(classes.count)")
+        }
+        let network = try loaded.network.resolved()
+        let preprocessing = loaded.run.configuration.preprocessing
+        let metrics: Metrics
+        if tenCrop {
+            let plan = try CPUBackend(threads: threads).makeInferencePlan(for: network, batchSize: 10, seed: 0)
+            try Checkpoint.load(loaded.tensors, into: plan)
+            metrics = try TenCrop.evaluate(plan: plan, source: source, preprocessing: preprocessing, shape: network.inputShape,
+                                           classes: classes.count)
+        } else {
+            let plan = try CPUBackend(threads: threads).makeInferencePlan(for: network, batchSize: batch, seed: 0)
+            try Checkpoint.load(loaded.tensors, into: plan)
+            let loader = try DataLoader(source: source, preprocessing: preprocessing, shape: network.inputShape,
+                                        batchSize: batch, training: false)
+            metrics = try Evaluation.run(plan: plan, loader: loader, classes: classes.count)
+        }
+        let k = classes.count
+        let report = Report(
+            checkpoint: checkpoint, data: dataName, examples: metrics.count, tenCrop: tenCrop, loss: metrics.loss,
+            top1: metrics.top1, top5: metrics.top5, classes: classes, perClassAccuracy: metrics.perClassAccuracy,
+            confusion: (0..<k).map { Array(metrics.confusion[($0 * k)..<(($0 + 1) * k)]) })
+        if json {
+            print(try AlexNetCLI.json(report))
+            return
+        }
+        print("\(checkpoint) on \(dataName) (\(metrics.count) test images\(tenCrop ? ", ten crops each" : "")):")
+        print(String(format: "loss %.4f   top-1 %.2f%%   top-5 %.2f%%", metrics.loss, metrics.top1 * 100, metrics.top5 * 100))
+        print("\nper-class accuracy:")
+        let width = classes.map(\.count).max() ?? 5
+        for (name, accuracy) in zip(classes, metrics.perClassAccuracy) {
+            print("  \(name.padding(toLength: width, withPad: " ", startingAt: 0))  \(String(format: "%6.2f%%", accuracy * 100))")
+        }
+        print("\nconfusion matrix (rows: true class, columns: predicted):")
+        let cell = max(5, String(metrics.confusion.max() ?? 0).count + 1)
+        print(String(repeating: " ", count: width + 2) + (0..<k).map { String($0).leftPadded(to: cell) }.joined())
+        for truth in 0..<k {
+            let row = (0..<k).map { String(metrics.confusion[truth * k + $0]).leftPadded(to: cell) }.joined()
+            print("  \(classes[truth].padding(toLength: width, withPad: " ", startingAt: 0))\(row)   \(truth)")
+        }
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
+}

@@ -1,0 +1,123 @@
+import AlexNetTraining
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Draws the trainer's progress: on a terminal, one bar per epoch redrawn in place (images/s,
+/// running loss and accuracy, ETA); otherwise plain lines at every tenth of an epoch, so that
+/// logs and CI output stay readable.
+final class ProgressDisplay: TrainingObserver {
+    let isTerminal = isatty(STDERR_FILENO) != 0
+    private var epoch = 0, epochs = 0
+    private var lastDrawn = 0.0
+    private var lastTenth = -1
+    private var validationBatches = 0
+
+    func epochStarted(epoch: Int, epochs: Int, batches: Int, firstBatch: Int) {
+        self.epoch = epoch
+        self.epochs = epochs
+        lastTenth = firstBatch * 10 / max(batches, 1)
+        if firstBatch > 0 { emit("epoch \(epoch + 1)/\(epochs): resuming at batch \(firstBatch + 1) of \(batches)\n") }
+    }
+
+    func stepFinished(epoch: Int, batch: Int, batches: Int, loss: Double, accuracy: Double, imagesPerSecond: Double,
+                      learningRate: Float) {
+        let done = batch + 1
+        let fraction = Double(done) / Double(batches)
+        let remaining = Double((batches - done) * batchSize) / max(imagesPerSecond, 1e-9)
+        let status = "\(done)/\(batches) \(Self.rate(imagesPerSecond)) loss \(String(format: "%.4f", loss)) "
+            + "acc \(Self.percent(accuracy)) lr \(String(format: "%g", learningRate))"
+        if isTerminal {
+            let now = Self.seconds()
+            guard done == batches || now - lastDrawn > 0.1 else { return }
+            lastDrawn = now
+            let eta = Self.duration(remaining)
+            emit("\r\u{1B}[2Kepoch \(epoch + 1)/\(epochs) \(Self.bar(fraction)) \(status) ETA \(eta)")
+        } else {
+            let tenth = done * 10 / batches
+            guard tenth > lastTenth else { return }
+            lastTenth = tenth
+            emit("epoch \(epoch + 1)/\(epochs) \(String(format: "%3d%%", Int(fraction * 100))) \(status)\n")
+        }
+    }
+
+    /// Images per batch, for the ETA (the rate is per image).
+    var batchSize = 1
+
+    func validationStarted(batches: Int) {
+        validationBatches = batches
+    }
+
+    func validationProgress(batch: Int, batches: Int) {
+        guard isTerminal else { return }
+        let now = Self.seconds()
+        guard now - lastDrawn > 0.1 else { return }
+        lastDrawn = now
+        emit("\r\u{1B}[2Kepoch \(epoch + 1)/\(epochs) validating \(Self.bar(Double(batch + 1) / Double(batches))) \(batch + 1)/\(batches)")
+    }
+
+    func epochFinished(_ r: EpochRecord, isBest: Bool) {
+        var line = "epoch \(r.epoch)/\(epochs): train loss \(String(format: "%.4f", r.trainLoss)) acc \(Self.percent(r.trainAccuracy))"
+        if let loss = r.validationLoss, let top1 = r.validationTop1, let top5 = r.validationTop5 {
+            line += " | val loss \(String(format: "%.4f", loss)) top-1 \(Self.percent(top1)) top-5 \(Self.percent(top5))"
+        }
+        line += " | \(Self.rate(r.imagesPerSecond)), \(Self.duration(r.wallSeconds)) elapsed" + (isBest ? " (best)" : "")
+        emit((isTerminal ? "\r\u{1B}[2K" : "") + line + "\n")
+    }
+
+    func note(_ message: String) {
+        emit((isTerminal ? "\r\u{1B}[2K" : "") + message + "\n")
+    }
+
+    private func emit(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    }
+
+    static func bar(_ fraction: Double, width: Int = 24) -> String {
+        let filled = Int((min(max(fraction, 0), 1) * Double(width)).rounded(.down))
+        return "[" + String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled) + "]"
+    }
+
+    static func percent(_ value: Double) -> String { String(format: "%.2f%%", value * 100) }
+    static func rate(_ imagesPerSecond: Double) -> String { String(format: "%.0f img/s", imagesPerSecond) }
+
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "?" }
+        let total = Int(seconds.rounded())
+        return total >= 3600
+            ? String(format: "%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60)
+            : String(format: "%d:%02d", total / 60, total % 60)
+    }
+
+    static func seconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
+
+/// Ctrl-C and SIGTERM: the first asks the trainer to stop after the current step and write a
+/// checkpoint; a second one exits at once.
+enum Interrupts {
+    nonisolated(unsafe) static var requested: sig_atomic_t = 0
+
+    static func install() {
+        let handler: @convention(c) (Int32) -> Void = { _ in
+            if Interrupts.requested != 0 { _exit(130) }
+            Interrupts.requested = 1
+        }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
+        // A parent may have started us with these signals blocked (Foundation's Process does).
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+    }
+
+    static var isRequested: Bool { requested != 0 }
+}

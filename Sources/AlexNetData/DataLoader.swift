@@ -1,0 +1,203 @@
+import AlexNetCore
+import Foundation
+
+/// One batch: `input` is always `[batchSize] + shape` so that a plan compiled for that batch
+/// size can take it; when the epoch's last batch is short, `count` says how many rows are real
+/// and the rest are zeros (their labels are 0 and must be ignored).
+public struct Batch: Sendable {
+    public var epoch: Int
+    /// Position of the batch within its epoch.
+    public var index: Int
+    public var count: Int
+    public var input: Tensor
+    public var labels: [Int]
+}
+
+/// Turns a source into batches of network inputs: shuffled by seed and epoch, preprocessed on
+/// worker threads ahead of the consumer, in a bounded queue.
+///
+/// Everything a batch contains is a pure function of (seed, epoch, batch index), so iteration
+/// can start at any batch of any epoch (resuming a run mid-epoch) and gives the same batches no
+/// matter how many workers made them.
+public final class DataLoader: Sendable {
+    public let source: any ImageSource
+    public let preprocessing: Preprocessing
+    /// Per-example shape of the input (what the network takes).
+    public let shape: Shape
+    public let batchSize: Int
+    /// Augment (random crop, flip, lighting) and shuffle: the training mode.
+    public let training: Bool
+    public let seed: UInt64
+    /// Worker threads preparing batches.
+    public let workers: Int
+    /// Most batches prepared ahead of the consumer.
+    public let prefetch: Int
+
+    /// Training drops the epoch's last short batch (every example still gets used, since each
+    /// epoch has its own order); evaluation keeps it.
+    public var batchesPerEpoch: Int {
+        training ? source.count / batchSize : (source.count + batchSize - 1) / batchSize
+    }
+
+    public init(source: any ImageSource, preprocessing: Preprocessing, shape: Shape, batchSize: Int,
+                training: Bool, seed: UInt64 = 0, workers: Int = 2, prefetch: Int = 4) throws(DataError) {
+        try preprocessing.validate()
+        guard batchSize > 0 else { throw DataError(source.name, "batch size must be positive") }
+        guard source.count > 0 else { throw DataError(source.name, "has no examples") }
+        guard !training || source.count >= batchSize else {
+            throw DataError(source.name, "has \(source.count) examples, fewer than one batch of \(batchSize)")
+        }
+        self.source = source
+        self.preprocessing = preprocessing
+        self.shape = shape
+        self.batchSize = batchSize
+        self.training = training
+        self.seed = seed
+        self.workers = max(1, workers)
+        self.prefetch = max(1, prefetch)
+    }
+
+    /// The order of the examples in `epoch`: a Fisher-Yates shuffle drawn from the seed and the
+    /// epoch when training, the identity otherwise.
+    public func order(epoch: Int) -> [Int] {
+        var order = Array(0..<source.count)
+        guard training else { return order }
+        let random = Philox(seed: seed, stream: RandomStream.shuffle(epoch: UInt64(epoch)))
+        for i in stride(from: order.count - 1, to: 0, by: -1) {
+            let words = random.block(at: UInt64(i))
+            let j = Int((UInt64(words.0) << 32 | UInt64(words.1)) % UInt64(i + 1))
+            order.swapAt(i, j)
+        }
+        return order
+    }
+
+    /// Prepares batch `index` of `epoch` on the calling thread.
+    public func batch(epoch: Int, index: Int, order: [Int]? = nil) throws(DataError) -> Batch {
+        let order = order ?? self.order(epoch: epoch)
+        let start = index * batchSize
+        let count = min(batchSize, order.count - start)
+        precondition(index >= 0 && count > 0, "DataLoader: batch \(index) is past the end of the epoch")
+        let random = Philox(seed: seed, stream: RandomStream.augmentation(step: UInt64(epoch)))
+        let size = shape.elementCount
+        var scalars = [Float](repeating: 0, count: batchSize * size)
+        var labels = [Int](repeating: 0, count: batchSize)
+        for row in 0..<count {
+            let example = order[start + row]
+            let image = preprocessing.geometry(try source.image(at: example), training: training, random: random, index: example)
+            let produced = Shape(channels: image.channels, height: image.height, width: image.width)
+            guard produced == shape else {
+                throw DataError(source.name, "example \(example) preprocesses to \(produced), but the network takes \(shape)")
+            }
+            scalars.withUnsafeMutableBufferPointer { buffer in
+                preprocessing.normalize(image, training: training, random: random, index: example,
+                                        into: buffer.baseAddress! + row * size)
+            }
+            labels[row] = source.label(at: example)
+        }
+        return Batch(epoch: epoch, index: index, count: count,
+                     input: Tensor(shape: [batchSize] + shape.dimensions, scalars: scalars), labels: labels)
+    }
+
+    /// The batches of `epoch` from batch `first` on, prepared by the workers.
+    public func batches(epoch: Int, from first: Int = 0) -> BatchStream {
+        BatchStream(loader: self, epoch: epoch, first: first)
+    }
+}
+
+/// The batches of one epoch in order, made ahead by worker threads. Stops its workers when it
+/// is exhausted, when `stop()` is called, or when it is released.
+public final class BatchStream: Sequence, IteratorProtocol {
+    private let queue: BatchQueue
+
+    init(loader: DataLoader, epoch: Int, first: Int) {
+        queue = BatchQueue(loader: loader, epoch: epoch, first: first)
+    }
+
+    deinit { queue.stop() }
+
+    /// The next batch, waiting for a worker if needed; nil at the end of the epoch. A batch that
+    /// could not be prepared throws its error.
+    public func nextBatch() throws(DataError) -> Batch? { try queue.next() }
+
+    /// Sequence conformance; a failed batch ends the sequence (use `nextBatch()` to see why).
+    public func next() -> Batch? { try? queue.next() }
+
+    /// Asks the workers to finish and waits until they have.
+    public func stop() { queue.stop() }
+}
+
+/// The workers' shared state: which batch to make next, the finished ones, and the stop flag.
+/// Workers hold this, not the stream, so that releasing the stream stops them.
+private final class BatchQueue: @unchecked Sendable {
+    private let loader: DataLoader
+    private let epoch: Int
+    private let order: [Int]
+    private let end: Int
+    private let condition = NSCondition()
+    // Guarded by `condition`:
+    private var nextToClaim: Int
+    private var nextToReturn: Int
+    private var ready: [Int: Result<Batch, DataError>] = [:]
+    private var stopped = false
+    private var running = 0
+
+    init(loader: DataLoader, epoch: Int, first: Int) {
+        self.loader = loader
+        self.epoch = epoch
+        order = loader.order(epoch: epoch)
+        end = loader.batchesPerEpoch
+        nextToClaim = first
+        nextToReturn = first
+        running = loader.workers
+        for _ in 0..<loader.workers {
+            let thread = Thread { [self] in work() }
+            thread.name = "alexnet.loader"
+            thread.start()
+        }
+    }
+
+    private func work() {
+        while true {
+            condition.lock()
+            while !stopped && nextToClaim < end && nextToClaim - nextToReturn >= loader.prefetch { condition.wait() }
+            guard !stopped && nextToClaim < end else {
+                running -= 1
+                condition.broadcast()
+                condition.unlock()
+                return
+            }
+            let index = nextToClaim
+            nextToClaim += 1
+            condition.unlock()
+            let result: Result<Batch, DataError>
+            do throws(DataError) {
+                result = .success(try loader.batch(epoch: epoch, index: index, order: order))
+            } catch {
+                result = .failure(error)
+            }
+            condition.lock()
+            ready[index] = result
+            condition.broadcast()
+            condition.unlock()
+        }
+    }
+
+    func next() throws(DataError) -> Batch? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !stopped && nextToReturn < end else { return nil }
+        while ready[nextToReturn] == nil { condition.wait() }
+        let result = ready.removeValue(forKey: nextToReturn)!
+        nextToReturn += 1
+        condition.broadcast()
+        return try result.get()
+    }
+
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        while running > 0 { condition.wait() }
+        condition.unlock()
+    }
+}

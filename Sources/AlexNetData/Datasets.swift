@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Datasets by name or path, as `--data` takes them: the training split and, when the dataset
+/// has one, the test split (used for validation, as d2l and Keras do).
+public enum Datasets {
+    public static let names = ["fashion-mnist"]
+
+    public struct Splits: Sendable {
+        public var training: any ImageSource
+        public var test: (any ImageSource)?
+    }
+
+    /// `fashion-mnist` (Debian's `dataset-fashion-mnist`); a directory holding IDX files
+    /// `train-images-idx3-ubyte[.gz]` ... `t10k-labels-idx1-ubyte[.gz]`; or an image folder,
+    /// `root/train/CLASS/*.jpg` with `root/val/CLASS` (or `test`), or just `root/CLASS/*.jpg`.
+    public static func open(_ nameOrPath: String) throws(DataError) -> Splits {
+        if nameOrPath == "fashion-mnist" {
+            return Splits(training: try FashionMNIST.training(), test: try FashionMNIST.test())
+        }
+        var status = stat()
+        guard stat(nameOrPath, &status) == 0 else {
+            throw DataError(nameOrPath, "is neither a dataset name (\(names.joined(separator: ", "))) nor an existing path")
+        }
+        guard status.st_mode & S_IFMT == S_IFDIR else { throw DataError(nameOrPath, "is not a directory") }
+        let hasIDX = ["train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"].contains { access("\(nameOrPath)/\($0)", F_OK) == 0 }
+        if !hasIDX {
+            // An image folder: root/train/CLASS and root/val/CLASS (or root/test), or root/CLASS.
+            if ImageFolder.isDirectory("\(nameOrPath)/train") {
+                let training = try ImageFolder(root: "\(nameOrPath)/train")
+                let split = ["val", "test"].first { ImageFolder.isDirectory("\(nameOrPath)/\($0)") }
+                return Splits(training: training,
+                              test: try split.map { s throws(DataError) in try ImageFolder(root: "\(nameOrPath)/\(s)", classNames: training.classNames) })
+            }
+            return Splits(training: try ImageFolder(root: nameOrPath), test: nil)
+        }
+        // IDX files carry no class names: Fashion-MNIST's when the path says so, digits otherwise.
+        let classNames = nameOrPath.lowercased().contains("fashion") ? FashionMNIST.classNames : (0..<10).map(String.init)
+        let training = try IDXDataset(directory: nameOrPath, prefix: "train", classNames: classNames)
+        let hasTest = access("\(nameOrPath)/t10k-images-idx3-ubyte.gz", F_OK) == 0 || access("\(nameOrPath)/t10k-images-idx3-ubyte", F_OK) == 0
+        return Splits(training: training,
+                      test: hasTest ? try IDXDataset(directory: nameOrPath, prefix: "t10k", classNames: classNames) : nil)
+    }
+}

@@ -1,0 +1,39 @@
+/// A labelled collection of images that can be read in any order: the one protocol the loader
+/// needs from IDX files, CIFAR-10 batches and image folders.
+public protocol ImageSource: Sendable {
+    /// What to call this source in messages (usually a path).
+    var name: String { get }
+    var count: Int { get }
+    /// Class names; label `k` names `classNames[k]`.
+    var classNames: [String] { get }
+    /// The label of example `index` (cheap: no decoding).
+    func label(at index: Int) -> Int
+    /// The pixels of example `index`, decoded.
+    func image(at index: Int) throws(DataError) -> Image
+}
+
+extension IDXDataset: ImageSource {
+    public var name: String { source }
+
+    public func label(at index: Int) -> Int { Int(labels[index]) }
+
+    public func image(at index: Int) throws(DataError) -> Image {
+        Image(width: images.columns, height: images.rows, channels: 1, pixels: Array(pixels(at: index)))
+    }
+}
+
+/// The first `count` examples of another source (for quick runs and tests).
+public struct PrefixSource<Base: ImageSource>: ImageSource {
+    public let base: Base
+    public let count: Int
+
+    public init(_ base: Base, count: Int) {
+        self.base = base
+        self.count = min(count, base.count)
+    }
+
+    public var name: String { "\(base.name) (first \(count))" }
+    public var classNames: [String] { base.classNames }
+    public func label(at index: Int) -> Int { base.label(at: index) }
+    public func image(at index: Int) throws(DataError) -> Image { try base.image(at: index) }
+}

@@ -1,0 +1,139 @@
+import AlexNetCore
+
+/// How an 8-bit image becomes a network input (SPEC.md section 3), in this order:
+///
+/// 1. convert to `channels` (gray <-> RGB);
+/// 2. resize so the shorter side is `resize` (area averaging down, bilinear up);
+/// 3. crop `crop` x `crop`: at random when training (`randomCrop`), from the centre otherwise;
+/// 4. when training, mirror left-right with probability 1/2 (`flip`);
+/// 5. scale bytes by `scale` (1/255 maps them to [0, 1]);
+/// 6. when training, add PCA lighting: `eigenvectors * (alpha .* eigenvalues)` with alpha drawn
+///    from N(0, `lightingSigma`^2) once per image (the paper's "fancy PCA", sigma 0.1);
+/// 7. subtract `mean` and divide by `std`, per channel, or subtract `meanImage` per pixel.
+///
+/// Random choices are a pure function of (seed, epoch, example index), so a resumed run
+/// augments exactly as the uninterrupted one would have. The struct is Codable because a
+/// checkpoint stores it: prediction must see images exactly as training did.
+public struct Preprocessing: Codable, Sendable, Equatable {
+    public var channels: Int
+    public var resize: Int?
+    public var crop: Int?
+    public var randomCrop: Bool
+    public var flip: Bool
+    public var scale: Float
+    public var mean: [Float]
+    public var std: [Float]
+    public var meanImage: [Float]?
+    public var lightingSigma: Float
+    /// Eigenvalues of the RGB covariance, largest first (3 values).
+    public var eigenvalues: [Float]?
+    /// Eigenvectors as columns of a row-major 3x3 matrix: `eigenvectors[3 * row + k]`.
+    public var eigenvectors: [Float]?
+
+    public init(channels: Int, resize: Int? = nil, crop: Int? = nil, randomCrop: Bool = false, flip: Bool = false,
+                scale: Float = 1.0 / 255, mean: [Float]? = nil, std: [Float]? = nil, meanImage: [Float]? = nil,
+                lightingSigma: Float = 0, eigenvalues: [Float]? = nil, eigenvectors: [Float]? = nil) {
+        self.channels = channels
+        self.resize = resize
+        self.crop = crop
+        self.randomCrop = randomCrop
+        self.flip = flip
+        self.scale = scale
+        self.mean = mean ?? Array(repeating: 0, count: channels)
+        self.std = std ?? Array(repeating: 1, count: channels)
+        self.meanImage = meanImage
+        self.lightingSigma = lightingSigma
+        self.eigenvalues = eigenvalues
+        self.eigenvectors = eigenvectors
+    }
+
+    /// The output shape for an input of `width` x `height`.
+    public func outputShape(width: Int, height: Int) -> Shape {
+        if let crop { return Shape(channels: channels, height: crop, width: crop) }
+        if let resize {
+            let size = Resampler.size(of: (width, height), shorterSide: resize)
+            return Shape(channels: channels, height: size.height, width: size.width)
+        }
+        return Shape(channels: channels, height: height, width: width)
+    }
+
+    /// Checks the options against each other; the message says which one is wrong.
+    public func validate() throws(DataError) {
+        let source = "preprocessing"
+        guard channels == 1 || channels == 3 else { throw DataError(source, "channels must be 1 or 3, not \(channels)") }
+        guard mean.count == channels, std.count == channels else {
+            throw DataError(source, "mean and std need \(channels) values each, got \(mean.count) and \(std.count)")
+        }
+        if let bad = std.first(where: { !($0 > 0) }) { throw DataError(source, "std \(bad) must be positive") }
+        if lightingSigma > 0 {
+            guard channels == 3, eigenvalues?.count == 3, eigenvectors?.count == 9 else {
+                throw DataError(source, "PCA lighting needs RGB images and 3 eigenvalues with 3 eigenvectors (run `alexnet data stats`)")
+            }
+        }
+    }
+
+    /// The geometric part (steps 1-4) for example `index` of `epoch`.
+    public func geometry(_ image: Image, training: Bool, random: Philox, index: Int) -> Image {
+        var image = image.withChannels(channels)
+        if let resize {
+            let size = Resampler.size(of: (image.width, image.height), shorterSide: resize)
+            if size != (image.width, image.height) {
+                image = Resampler(from: (image.width, image.height), to: size)(image)
+            }
+        }
+        let words = random.block(at: UInt64(index) * 4)
+        if let crop {
+            precondition(crop <= image.width && crop <= image.height,
+                         "Preprocessing: crop \(crop) is larger than the \(image.width)x\(image.height) image")
+            let (spanX, spanY) = (image.width - crop + 1, image.height - crop + 1)
+            let (x, y) = training && randomCrop
+                ? (Int(words.0 % UInt32(spanX)), Int(words.1 % UInt32(spanY)))
+                : ((image.width - crop) / 2, (image.height - crop) / 2)
+            if crop != image.width || crop != image.height {
+                image = image.cropped(x: x, y: y, width: crop, height: crop)
+            }
+        }
+        if training && flip && words.2 & 1 == 1 { image = image.flippedHorizontally() }
+        return image
+    }
+
+    /// The photometric part (steps 5-7): writes `image` as CHW floats to `output`.
+    public func normalize(_ image: Image, training: Bool, random: Philox, index: Int, into output: UnsafeMutablePointer<Float>) {
+        let c = image.channels, plane = image.width * image.height
+        var shift = [Float](repeating: 0, count: c)
+        if training, lightingSigma > 0, let values = eigenvalues, let vectors = eigenvectors {
+            let alpha = (1...3).map { random.normal(at: UInt64(index) * 4 + UInt64($0)) * lightingSigma }
+            for row in 0..<3 {
+                shift[row] = (0..<3).reduce(0) { $0 + vectors[3 * row + $1] * alpha[$1] * values[$1] }
+            }
+        }
+        image.pixels.withUnsafeBufferPointer { pixels in
+            for channel in 0..<c {
+                let inverse = 1 / std[channel], offset = shift[channel] - mean[channel]
+                let target = output + channel * plane
+                if let meanImage {
+                    for p in 0..<plane {
+                        target[p] = (Float(pixels[p * c + channel]) * scale + shift[channel] - meanImage[channel * plane + p]) * inverse
+                    }
+                } else {
+                    for p in 0..<plane { target[p] = (Float(pixels[p * c + channel]) * scale + offset) * inverse }
+                }
+            }
+        }
+    }
+
+    /// The ten 224-style test crops of SPEC.md section 3: the four corners and the centre of
+    /// the resized image, then the same five mirrored. Needs `crop`.
+    public func tenCrops(_ image: Image) -> [Image] {
+        var image = image.withChannels(channels)
+        if let resize {
+            let size = Resampler.size(of: (image.width, image.height), shorterSide: resize)
+            if size != (image.width, image.height) { image = Resampler(from: (image.width, image.height), to: size)(image) }
+        }
+        let size = crop ?? min(image.width, image.height)
+        let (right, bottom) = (image.width - size, image.height - size)
+        let corners = [(0, 0), (right, 0), (0, bottom), (right, bottom), (right / 2, bottom / 2)]
+        let five = corners.map { image.cropped(x: $0.0, y: $0.1, width: size, height: size) }
+        return five + five.map { $0.flippedHorizontally() }
+    }
+}

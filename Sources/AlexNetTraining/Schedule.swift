@@ -1,0 +1,73 @@
+/// The learning rate over a run. Its state (for the plateau rule) is Codable so a checkpoint
+/// carries it and a resumed run divides at the same epochs.
+///
+/// - `constant`: the base rate throughout (d2l, Keras).
+/// - `step`: multiplied by `factor` every `stepEpochs` epochs.
+/// - `plateau`: the paper's rule, "divide by 10 when the validation error stops improving":
+///   after `patience` epochs without a lower validation error the rate is multiplied by
+///   `factor`, at most `maxReductions` times (three in the paper).
+///
+/// An optional linear warm-up ramps the rate from base/`warmupSteps` to base over the first
+/// `warmupSteps` steps.
+public struct Schedule: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case constant, step, plateau
+    }
+
+    public var kind: Kind
+    public var baseLearningRate: Float
+    public var factor: Float = 0.1
+    public var stepEpochs: Int = 30
+    public var patience: Int = 1
+    public var maxReductions: Int = 3
+    public var warmupSteps: Int = 0
+    // Plateau state.
+    public private(set) var reductions = 0
+    public private(set) var bestError: Double?
+    public private(set) var epochsWithoutImprovement = 0
+
+    public init(kind: Kind, baseLearningRate: Float, factor: Float = 0.1, stepEpochs: Int = 30,
+                patience: Int = 1, maxReductions: Int = 3, warmupSteps: Int = 0) {
+        self.kind = kind
+        self.baseLearningRate = baseLearningRate
+        self.factor = factor
+        self.stepEpochs = stepEpochs
+        self.patience = patience
+        self.maxReductions = maxReductions
+        self.warmupSteps = warmupSteps
+    }
+
+    /// The rate for global step `step` (from 0) within epoch `epoch` (from 0).
+    public func learningRate(epoch: Int, step: Int) -> Float {
+        var rate = baseLearningRate
+        switch kind {
+        case .constant: break
+        case .step: rate *= pow(factor, Float(epoch / max(stepEpochs, 1)))
+        case .plateau: rate *= pow(factor, Float(reductions))
+        }
+        if step < warmupSteps { rate *= Float(step + 1) / Float(warmupSteps) }
+        return rate
+    }
+
+    /// Records an epoch's validation error (1 - top-1); returns true when the plateau rule just
+    /// lowered the rate.
+    @discardableResult
+    public mutating func epochEnded(validationError: Double?) -> Bool {
+        guard kind == .plateau, let error = validationError else { return false }
+        if let best = bestError, error >= best {
+            epochsWithoutImprovement += 1
+        } else {
+            bestError = error
+            epochsWithoutImprovement = 0
+            return false
+        }
+        guard epochsWithoutImprovement >= patience, reductions < maxReductions else { return false }
+        reductions += 1
+        epochsWithoutImprovement = 0
+        return true
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

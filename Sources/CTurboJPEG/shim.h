@@ -1,0 +1,2 @@
+// libjpeg-turbo's TurboJPEG API.
+#include <turbojpeg.h>

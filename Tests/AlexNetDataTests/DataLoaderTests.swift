@@ -1,0 +1,108 @@
+import AlexNetCore
+import AlexNetData
+import Testing
+
+/// Example i is a 2x2 gray image filled with i (mod 256) and labelled i mod 3; examples listed
+/// in `broken` fail to decode.
+struct CountingSource: ImageSource {
+    var count: Int
+    var broken: Set<Int> = []
+    var name: String { "counting" }
+    var classNames: [String] { ["a", "b", "c"] }
+    func label(at index: Int) -> Int { index % 3 }
+    func image(at index: Int) throws(DataError) -> Image {
+        if broken.contains(index) { throw DataError("counting/\(index).png", "is truncated") }
+        return Image(width: 2, height: 2, channels: 1, pixels: Array(repeating: UInt8(index % 256), count: 4))
+    }
+}
+
+@Suite struct DataLoaderTests {
+    let shape = Shape(channels: 1, height: 2, width: 2)
+
+    func loader(_ source: CountingSource, batch: Int = 4, training: Bool = true, seed: UInt64 = 9, workers: Int = 2) throws -> DataLoader {
+        try DataLoader(source: source, preprocessing: Preprocessing(channels: 1, scale: 1), shape: shape, batchSize: batch,
+                       training: training, seed: seed, workers: workers, prefetch: 2)
+    }
+
+    /// The example indices of a batch (pixel values are the indices).
+    func examples(_ batch: Batch) -> [Int] { (0..<batch.count).map { Int(batch.input.scalars[$0 * 4]) } }
+
+    @Test func shuffleIsSeededPerEpochAndVisitsEveryExampleOnce() throws {
+        let l = try loader(CountingSource(count: 50))
+        #expect(l.order(epoch: 0) == l.order(epoch: 0))
+        #expect(l.order(epoch: 0) != l.order(epoch: 1))
+        #expect(l.order(epoch: 0) != (try loader(CountingSource(count: 50), seed: 10)).order(epoch: 0))
+        #expect(l.order(epoch: 3).sorted() == Array(0..<50))
+        // Training drops the short last batch: 12 batches of 4.
+        let seen = Array(l.batches(epoch: 0)).flatMap(examples)
+        #expect(seen.count == 48 && Set(seen).count == 48)
+        #expect(seen == Array(l.order(epoch: 0).prefix(48)))
+    }
+
+    @Test func labelsFollowTheirImages() throws {
+        for batch in try loader(CountingSource(count: 20)).batches(epoch: 2) {
+            #expect(examples(batch).map { $0 % 3 } == batch.labels)
+        }
+    }
+
+    @Test func resumingMidEpochGivesTheSameBatches() throws {
+        let l = try loader(CountingSource(count: 40))
+        let all = Array(l.batches(epoch: 1)).map(examples)
+        let resumed = Array(l.batches(epoch: 1, from: 6)).map(examples)
+        #expect(resumed == Array(all[6...]))
+    }
+
+    @Test func workerCountDoesNotChangeTheBatches() throws {
+        let one = Array(try loader(CountingSource(count: 64), workers: 1).batches(epoch: 0)).map(\.input)
+        let four = Array(try loader(CountingSource(count: 64), workers: 4).batches(epoch: 0)).map(\.input)
+        #expect(one == four)
+    }
+
+    @Test func evaluationKeepsOrderAndPadsTheLastBatch() throws {
+        let l = try loader(CountingSource(count: 10), training: false)
+        let batches = Array(l.batches(epoch: 0))
+        #expect(batches.count == 3)
+        #expect(batches.flatMap(examples) == Array(0..<10))
+        #expect(batches[2].count == 2 && batches[2].input.shape == [4, 1, 2, 2])
+        #expect(batches[2].input.scalars[8...].allSatisfy { $0 == 0 })
+    }
+
+    @Test func aBrokenExampleNamesItsFile() throws {
+        let l = try loader(CountingSource(count: 40, broken: [17]), training: false)
+        let stream = l.batches(epoch: 0)
+        var error: DataError?
+        do {
+            while try stream.nextBatch() != nil {}
+        } catch let failure {
+            error = failure
+        }
+        #expect(error?.source == "counting/17.png")
+    }
+
+    @Test func stoppingMidEpochReturnsPromptly() throws {
+        let stream = try loader(CountingSource(count: 4000)).batches(epoch: 0)
+        _ = try stream.nextBatch()
+        stream.stop()
+        #expect(try stream.nextBatch() == nil)
+    }
+
+    @Test func tooFewExamplesForABatchIsAnError() {
+        #expect(throws: DataError.self) { try loader(CountingSource(count: 3), batch: 4) }
+        #expect(throws: DataError.self) { try loader(CountingSource(count: 0), training: false) }
+    }
+
+    @Test func fashionMNISTStatisticsMatchThePresetsConstants() throws {
+        // The quick preset standardises with mean 0.2860 and std 0.3530; check them on the
+        // real training set.
+        let data = try FashionMNIST.training()
+        var sum: Double = 0, squares: Double = 0
+        for pixel in data.images.pixels {
+            let x = Double(pixel) / 255
+            sum += x
+            squares += x * x
+        }
+        let n = Double(data.images.pixels.count)
+        let mean = sum / n, std = (squares / n - mean * mean).squareRoot()
+        #expect(abs(mean - 0.2860) < 5e-4 && abs(std - 0.3530) < 5e-4, "mean \(mean) std \(std)")
+    }
+}

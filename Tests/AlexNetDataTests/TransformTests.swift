@@ -1,0 +1,117 @@
+import AlexNetCore
+import AlexNetData
+import Testing
+
+@Suite struct ResizeTests {
+    @Test func bilinearUpscalingSamplesAtHalfPixelCentres() {
+        // 2 -> 4: outputs sample the input at x = (i + 0.5) / 2 - 0.5 = -0.25, 0.25, 0.75, 1.25,
+        // clamped to [0, 1]: weights of the right pixel 0, 0.25, 0.75, 1.
+        let row = Image(width: 2, height: 1, channels: 1, pixels: [0, 200])
+        let out = Resampler(from: (2, 1), to: (4, 1))(row)
+        #expect(out.pixels == [0, 50, 150, 200])
+    }
+
+    @Test func areaDownscalingAveragesBlocks() {
+        // 4x2 -> 2x1: each output is the mean of a 2x2 block.
+        let image = Image(width: 4, height: 2, channels: 1, pixels: [0, 10, 100, 200, 20, 30, 50, 250])
+        #expect(Resampler(from: (4, 2), to: (2, 1))(image).pixels == [15, 150])
+        // 3 -> 2: output 0 covers [0, 1.5): 2/3 of pixel 0, 1/3 of pixel 1; output 1 covers [1.5, 3).
+        let row = Image(width: 3, height: 1, channels: 1, pixels: [90, 180, 30])
+        #expect(Resampler(from: (3, 1), to: (2, 1))(row).pixels == [120, 80])
+    }
+
+    @Test func channelsAreResizedIndependently() {
+        let image = Image(width: 2, height: 1, channels: 3, pixels: [0, 100, 200, 200, 100, 0])
+        let out = Resampler(from: (2, 1), to: (4, 1))(image)
+        #expect(out.pixels == [0, 100, 200, 50, 100, 150, 150, 100, 50, 200, 100, 0])
+    }
+
+    @Test func shorterSideKeepsTheAspectRatio() {
+        #expect(Resampler.size(of: (500, 375), shorterSide: 256) == (341, 256))
+        #expect(Resampler.size(of: (375, 500), shorterSide: 256) == (256, 341))
+        #expect(Resampler.size(of: (28, 28), shorterSide: 224) == (224, 224))
+    }
+
+    @Test func upscalingAConstantImageKeepsItConstant() {
+        let image = Image(width: 28, height: 28, channels: 1, pixels: Array(repeating: 77, count: 784))
+        #expect(Resampler(from: (28, 28), to: (64, 64))(image).pixels.allSatisfy { $0 == 77 })
+    }
+}
+
+@Suite struct PreprocessingTests {
+    /// A 4x4 gray image whose pixel (x, y) is 10 * (4 y + x).
+    let ramp = Image(width: 4, height: 4, channels: 1, pixels: (0..<16).map { UInt8($0 * 10) })
+
+    @Test func cropsFlipsAndChannels() {
+        #expect(ramp.cropped(x: 1, y: 2, width: 2, height: 1).pixels == [90, 100])
+        #expect(ramp.flippedHorizontally().pixels.prefix(4) == [30, 20, 10, 0])
+        let rgb = Image(width: 1, height: 1, channels: 3, pixels: [255, 0, 0])
+        #expect(rgb.withChannels(1).pixels == [76])  // 0.299 * 255
+        #expect(ramp.withChannels(3).pixels.prefix(6) == [0, 0, 0, 10, 10, 10])
+    }
+
+    @Test func evaluationTakesTheCentreCrop() {
+        let p = Preprocessing(channels: 1, crop: 2, randomCrop: true, flip: true)
+        let out = p.geometry(ramp, training: false, random: Philox(seed: 1), index: 0)
+        #expect(out.pixels == [50, 60, 90, 100])
+    }
+
+    @Test func randomCropsAndFlipsAreSeededAndCoverTheChoices() {
+        let p = Preprocessing(channels: 1, crop: 2, randomCrop: true, flip: true)
+        let random = Philox(seed: 7, stream: RandomStream.augmentation(step: 0))
+        var corners = Set<[UInt8]>(), flips = 0
+        for index in 0..<400 {
+            let a = p.geometry(ramp, training: true, random: random, index: index)
+            #expect(a == p.geometry(ramp, training: true, random: random, index: index), "same seed, same crop")
+            corners.insert(a.pixels)
+            let words = random.block(at: UInt64(index) * 4)
+            if words.2 & 1 == 1 { flips += 1 }
+        }
+        #expect(corners.count == 18, "9 positions x 2 mirrorings")
+        #expect(flips > 160 && flips < 240, "about half are mirrored: \(flips)")
+    }
+
+    @Test func normalizationIsPerChannelAndChannelMajor() {
+        let image = Image(width: 2, height: 1, channels: 3, pixels: [0, 51, 102, 255, 153, 204])
+        let p = Preprocessing(channels: 3, mean: [0.5, 0.5, 0.5], std: [0.5, 0.25, 1])
+        var out = [Float](repeating: 0, count: 6)
+        out.withUnsafeMutableBufferPointer { p.normalize(image, training: false, random: Philox(seed: 0), index: 0, into: $0.baseAddress!) }
+        // Red plane, then green, then blue; (x / 255 - mean) / std.
+        let expected: [Float] = [-1, 1, (0.2 - 0.5) / 0.25, (0.6 - 0.5) / 0.25, 0.4 - 0.5, 0.8 - 0.5]
+        #expect(Comparison(out, expected, atol: 1e-6, rtol: 0).isClose, "\(out)")
+    }
+
+    @Test func pcaLightingAddsTheEigenvectorCombination() {
+        // Identity eigenvectors: channel c shifts by alpha_c * eigenvalue_c.
+        let p = Preprocessing(channels: 3, lightingSigma: 0.1, eigenvalues: [0.2, 0.02, 0.002],
+                              eigenvectors: [1, 0, 0, 0, 1, 0, 0, 0, 1])
+        let image = Image(width: 1, height: 1, channels: 3, pixels: [0, 0, 0])
+        let random = Philox(seed: 3)
+        var out = [Float](repeating: 0, count: 3)
+        out.withUnsafeMutableBufferPointer { p.normalize(image, training: true, random: random, index: 5, into: $0.baseAddress!) }
+        let alpha = (1...3).map { random.normal(at: 5 * 4 + UInt64($0)) * 0.1 }
+        #expect(Comparison(out, [alpha[0] * 0.2, alpha[1] * 0.02, alpha[2] * 0.002], atol: 1e-7, rtol: 1e-6).isClose)
+        var evaluation = [Float](repeating: 1, count: 3)
+        evaluation.withUnsafeMutableBufferPointer { p.normalize(image, training: false, random: random, index: 5, into: $0.baseAddress!) }
+        #expect(evaluation == [0, 0, 0], "no lighting outside training")
+    }
+
+    @Test func tenCropsAreCornersCentreAndMirrors() {
+        let p = Preprocessing(channels: 1, crop: 2)
+        let crops = p.tenCrops(ramp)
+        #expect(crops.count == 10)
+        #expect(crops[0].pixels == [0, 10, 40, 50])
+        #expect(crops[1].pixels == [20, 30, 60, 70])
+        #expect(crops[2].pixels == [80, 90, 120, 130])
+        #expect(crops[3].pixels == [100, 110, 140, 150])
+        #expect(crops[4].pixels == [50, 60, 90, 100])
+        #expect(crops[5].pixels == [10, 0, 50, 40])
+    }
+
+    @Test func badOptionsAreRejected() {
+        #expect(throws: DataError.self) { try Preprocessing(channels: 2).validate() }
+        #expect(throws: DataError.self) { try Preprocessing(channels: 3, mean: [0]).validate() }
+        #expect(throws: DataError.self) { try Preprocessing(channels: 1, std: [0]).validate() }
+        #expect(throws: DataError.self) { try Preprocessing(channels: 3, lightingSigma: 0.1).validate() }
+    }
+}

@@ -1,0 +1,54 @@
+import AlexNetTraining
+import Testing
+
+@Suite struct ScheduleTests {
+    @Test func constantAndStep() {
+        let constant = Schedule(kind: .constant, baseLearningRate: 0.01)
+        #expect(constant.learningRate(epoch: 50, step: 9999) == 0.01)
+        let step = Schedule(kind: .step, baseLearningRate: 0.1, factor: 0.5, stepEpochs: 2)
+        #expect([0, 1, 2, 3, 4].map { step.learningRate(epoch: $0, step: 0) } == [0.1, 0.1, 0.05, 0.05, 0.025])
+    }
+
+    @Test func plateauDividesWhenValidationErrorStopsImprovingAtMostThreeTimes() {
+        var s = Schedule(kind: .plateau, baseLearningRate: 0.01, factor: 0.1, patience: 2, maxReductions: 3)
+        // Patience 2: the second epoch without a lower error divides; equal is not lower.
+        let errors = [0.5, 0.4, 0.45, 0.4, 0.3, 0.31, 0.31, 0.31, 0.31, 0.9, 0.9]
+        let lowered = errors.map { s.epochEnded(validationError: $0) }
+        #expect(lowered == [false, false, false, true, false, false, true, false, true, false, false])
+        #expect(s.reductions == 3, "no fourth reduction")
+        #expect(abs(s.learningRate(epoch: 11, step: 0) - 1e-5) < 1e-12)
+    }
+
+    @Test func warmupRampsLinearly() {
+        let s = Schedule(kind: .constant, baseLearningRate: 0.4, warmupSteps: 4)
+        #expect([0, 1, 2, 3, 4, 100].map { s.learningRate(epoch: 0, step: $0) } == [0.1, 0.2, 0.3, 0.4, 0.4, 0.4])
+    }
+}
+
+@Suite struct MetricsTests {
+    @Test func topOneTopFiveConfusionAndLoss() {
+        // 6 classes, 3 examples: the first right, the second's truth ranks 2nd, the third's 6th.
+        let scores: [Float] = [
+            0.5, 0.1, 0.1, 0.1, 0.1, 0.1,
+            0.4, 0.3, 0.1, 0.1, 0.05, 0.05,
+            0.3, 0.25, 0.2, 0.15, 0.08, 0.02,
+        ]
+        var m = Metrics(classes: 6)
+        scores.withUnsafeBufferPointer { m.add(probabilities: $0, labels: [0, 1, 5][...], rows: 3) }
+        #expect(m.count == 3 && m.top1Correct == 1 && m.top5Correct == 2)
+        #expect(abs(m.loss - -(log(0.5) + log(0.3) + log(0.02)) / 3) < 1e-6)
+        #expect(m.confusion[0 * 6 + 0] == 1 && m.confusion[1 * 6 + 0] == 1 && m.confusion[5 * 6 + 0] == 1)
+        #expect(m.perClassAccuracy[0] == 1 && m.perClassAccuracy[1] == 0 && m.perClassAccuracy[2].isNaN)
+    }
+
+    @Test func softmaxRowsSumToOne() {
+        var logits: [Float] = [1000, 1000, 0, -5, 0, 5]
+        Metrics.softmax(&logits, rows: 2, classes: 3)
+        #expect(abs(logits[0] - 0.5) < 1e-6 && logits[2] == 0)
+        #expect(abs(logits[3...].reduce(0, +) - 1) < 1e-6)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,169 @@
+import AlexNetBackends
+import AlexNetCore
+import AlexNetData
+import AlexNetInterop
+import AlexNetNetwork
+import AlexNetTraining
+import Foundation
+import Testing
+
+/// 8x8 gray images of three classes (a bright row, a bright column, a bright diagonal) with
+/// pixel noise drawn from the example's index.
+struct StripesSource: ImageSource {
+    var count: Int
+    var name: String { "stripes" }
+    var classNames: [String] { ["row", "column", "diagonal"] }
+    func label(at index: Int) -> Int { index % 3 }
+    func image(at index: Int) throws(DataError) -> Image {
+        let noise = Philox(seed: 99)
+        let k = (index / 3) % 8
+        var image = Image(width: 8, height: 8, channels: 1)
+        for y in 0..<8 {
+            for x in 0..<8 {
+                let on = [y == k, x == k, x == y][index % 3]
+                image[x, y, 0] = UInt8((on ? 180 : 40) + Int(noise.uniform(at: UInt64(index * 64 + y * 8 + x)) * 60))
+            }
+        }
+        return image
+    }
+}
+
+enum TrainingFixture {
+    static let networkText = """
+        name: tiny
+        input: 1x16x16
+        init: xavier
+
+        conv1    conv     out=8 kernel=3 pad=1
+        relu1    relu
+        pool1    maxpool  kernel=3 stride=2
+        flatten  flatten
+        fc1      linear   out=32
+        relu2    relu
+        drop     dropout  p=0.5
+        fc2      linear   out=3
+        """
+
+    static func configuration(epochs: Int = 2, lr: Float = 0.05) -> TrainingConfiguration {
+        TrainingConfiguration(
+            preset: "test", model: "tiny", data: "stripes", epochs: epochs, batchSize: 16,
+            optimizer: OptimizerSettings(kind: .sgd, momentum: 0.9, weightDecay: 5e-4),
+            schedule: Schedule(kind: .constant, baseLearningRate: lr), seed: 5,
+            preprocessing: Preprocessing(channels: 1, resize: 16, flip: true, mean: [0.5], std: [0.25]))
+    }
+
+    static func directory() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("alexnet-train-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// A trainer for `run` (fresh or read from a checkpoint), writing into `directory`.
+    static func trainer(run: RunState, directory: String?, checkpoint: SafeTensors? = nil, count: Int = 96) throws -> Trainer {
+        let network = try NetworkFile.parse(networkText).resolved()
+        let plan = try CPUBackend(threads: 2).makePlan(for: network, batchSize: run.configuration.batchSize, seed: run.configuration.seed)
+        let c = run.configuration
+        let training = try DataLoader(source: StripesSource(count: count), preprocessing: c.preprocessing, shape: network.inputShape,
+                                      batchSize: c.batchSize, training: true, seed: c.seed)
+        let validation = try DataLoader(source: StripesSource(count: 30), preprocessing: c.preprocessing, shape: network.inputShape,
+                                        batchSize: c.batchSize, training: false, seed: c.seed)
+        let trainer = Trainer(plan: plan, training: training, validation: validation, run: run, outputDirectory: directory)
+        if let checkpoint { try Checkpoint.load(checkpoint, into: plan, optimizer: trainer.currentOptimizer) }
+        return trainer
+    }
+
+    static func fresh(epochs: Int = 2, lr: Float = 0.05) -> RunState {
+        RunState(configuration: configuration(epochs: epochs, lr: lr), classNames: ["row", "column", "diagonal"])
+    }
+}
+
+@Suite(.serialized) struct TrainerTests {
+    @Test func learnsAndWritesCheckpointsHistoryAndCurves() throws {
+        let directory = try TrainingFixture.directory()
+        let trainer = try TrainingFixture.trainer(run: TrainingFixture.fresh(epochs: 3), directory: directory)
+        #expect(try trainer.train() == .completed)
+        let history = trainer.run.history
+        #expect(history.map(\.epoch) == [1, 2, 3])
+        #expect(history.last!.validationTop1! > 0.9, "\(history)")
+        #expect(history.last!.trainLoss < history.first!.trainLoss)
+        for file in ["last.safetensors", "best.safetensors", "history.csv", "history.jsonl", "curves.svg"] {
+            #expect(FileManager.default.fileExists(atPath: "\(directory)/\(file)"), "\(file)")
+        }
+        let csv = try String(contentsOfFile: "\(directory)/history.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csv.first == Substring(History.csvHeader) && csv.count == 4)
+        #expect(try String(contentsOfFile: "\(directory)/curves.svg", encoding: .utf8).contains("<polyline"))
+        let loaded = try Checkpoint.read("\(directory)/last.safetensors")
+        #expect(loaded.run.epoch == 3 && loaded.run.step == 18 && loaded.network.name == "tiny")
+    }
+
+    @Test func resumingAfterAnEpochIsBitIdentical() throws {
+        let straight = try TrainingFixture.trainer(run: TrainingFixture.fresh(epochs: 2), directory: nil)
+        _ = try straight.train()
+
+        let directory = try TrainingFixture.directory()
+        var first = TrainingFixture.fresh(epochs: 1)
+        let part = try TrainingFixture.trainer(run: first, directory: directory)
+        _ = try part.train()
+        let loaded = try Checkpoint.read("\(directory)/last.safetensors")
+        first = loaded.run
+        first.configuration.epochs = 2
+        let resumed = try TrainingFixture.trainer(run: first, directory: directory, checkpoint: loaded.tensors)
+        _ = try resumed.train()
+        #expect(resumed.plan.parameters.array == straight.plan.parameters.array)
+        #expect(resumed.plan.optimizerState.buffers[0].array == straight.plan.optimizerState.buffers[0].array)
+        #expect(resumed.run.history.map(\.trainLoss) == straight.run.history.map(\.trainLoss))
+    }
+
+    @Test func anInterruptedRunResumesMidEpochExactly() throws {
+        let straight = try TrainingFixture.trainer(run: TrainingFixture.fresh(epochs: 1), directory: nil)
+        _ = try straight.train()
+
+        let directory = try TrainingFixture.directory()
+        let interrupted = try TrainingFixture.trainer(run: TrainingFixture.fresh(epochs: 1), directory: directory)
+        interrupted.shouldStop = { interrupted.run.step == 2 }
+        #expect(try interrupted.train() == .interrupted(step: 2))
+        let loaded = try Checkpoint.read("\(directory)/last.safetensors")
+        #expect(loaded.run.epoch == 0 && loaded.run.batch == 2)
+        let resumed = try TrainingFixture.trainer(run: loaded.run, directory: directory, checkpoint: loaded.tensors)
+        #expect(try resumed.train() == .completed)
+        #expect(resumed.plan.parameters.array == straight.plan.parameters.array)
+        #expect(resumed.run.history.first?.trainLoss == straight.run.history.first?.trainLoss)
+    }
+
+    @Test func aNonFiniteLossStopsTheRunAndKeepsTheLastCheckpoint() throws {
+        let directory = try TrainingFixture.directory()
+        let good = try TrainingFixture.trainer(run: TrainingFixture.fresh(epochs: 1), directory: directory)
+        _ = try good.train()
+        let before = try Data(contentsOf: URL(fileURLWithPath: "\(directory)/last.safetensors"))
+        var run = try Checkpoint.read("\(directory)/last.safetensors").run
+        run.configuration.epochs = 2
+        run.configuration.schedule.baseLearningRate = 1e30
+        let loaded = try Checkpoint.read("\(directory)/last.safetensors")
+        let exploding = try TrainingFixture.trainer(run: run, directory: directory, checkpoint: loaded.tensors)
+        do {
+            _ = try exploding.train()
+            Issue.record("a learning rate of 1e30 trained without complaint")
+        } catch let error as TrainingError {
+            #expect("\(error)".contains("epoch 2"), "\(error)")
+            #expect("\(error)".contains("last.safetensors"), "\(error)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(directory)/last.safetensors")) == before)
+    }
+
+    @Test func checkpointMismatchesAreListedTensorByTensor() throws {
+        let directory = try TrainingFixture.directory()
+        let trainer = try TrainingFixture.trainer(run: TrainingFixture.fresh(epochs: 1), directory: directory)
+        _ = try trainer.train()
+        let file = try SafeTensors(path: "\(directory)/last.safetensors")
+        let wider = try NetworkFile.parse(TrainingFixture.networkText.replacingOccurrences(of: "out=32", with: "out=40")).resolved()
+        let plan = try ReferenceBackend().makePlan(for: wider, batchSize: 1, seed: 0)
+        do {
+            try Checkpoint.load(file, into: plan)
+            Issue.record("a checkpoint of another width loaded")
+        } catch {
+            let message = "\(error)"
+            #expect(message.contains("'fc1.weight' has shape [32, 392], the network needs [40, 392]"), "\(message)")
+            #expect(message.contains("'fc2.weight' has shape [3, 32], the network needs [3, 40]"), "\(message)")
+        }
+    }
+}
