@@ -5,25 +5,36 @@ import Glibc
 /// Datasets by name or path, as `--data` takes them: the training split and, when the dataset
 /// has one, the test split (used for validation, as d2l and Keras do).
 public enum Datasets {
-    public static let names = ["fashion-mnist"]
+    public static let names = ["fashion-mnist", "cifar10"]
 
     public struct Splits: Sendable {
         public var training: any ImageSource
         public var test: (any ImageSource)?
     }
 
-    /// `fashion-mnist` (Debian's `dataset-fashion-mnist`); a directory holding IDX files
+    /// `fashion-mnist` (Debian's `dataset-fashion-mnist`); `cifar10` (in `data/cifar-10-batches-bin`)
+    /// or a directory of CIFAR-10 batch files; a directory holding IDX files
     /// `train-images-idx3-ubyte[.gz]` ... `t10k-labels-idx1-ubyte[.gz]`; or an image folder,
     /// `root/train/CLASS/*.jpg` with `root/val/CLASS` (or `test`), or just `root/CLASS/*.jpg`.
     public static func open(_ nameOrPath: String) throws(DataError) -> Splits {
         if nameOrPath == "fashion-mnist" {
             return Splits(training: try FashionMNIST.training(), test: try FashionMNIST.test())
         }
+        if nameOrPath == "cifar10" {
+            guard access("\(CIFAR10.defaultDirectory)/data_batch_1.bin", F_OK) == 0 else {
+                throw DataError(CIFAR10.defaultDirectory, "does not hold CIFAR-10: unpack the official cifar-10-binary.tar.gz there, or pass --data DIR")
+            }
+            return Splits(training: try CIFAR10.training(), test: try CIFAR10.test())
+        }
         var status = stat()
         guard stat(nameOrPath, &status) == 0 else {
             throw DataError(nameOrPath, "is neither a dataset name (\(names.joined(separator: ", "))) nor an existing path")
         }
         guard status.st_mode & S_IFMT == S_IFDIR else { throw DataError(nameOrPath, "is not a directory") }
+        if access("\(nameOrPath)/data_batch_1.bin", F_OK) == 0 {
+            return Splits(training: try CIFAR10.training(directory: nameOrPath),
+                          test: access("\(nameOrPath)/test_batch.bin", F_OK) == 0 ? try CIFAR10.test(directory: nameOrPath) : nil)
+        }
         let hasIDX = ["train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"].contains { access("\(nameOrPath)/\($0)", F_OK) == 0 }
         if !hasIDX {
             // An image folder: root/train/CLASS and root/val/CLASS (or root/test), or root/CLASS.

@@ -57,6 +57,8 @@ public final class Trainer {
     private var optimizer: any Optimizer
 
     public init(plan: any Plan, training: DataLoader, validation: DataLoader?, run: RunState, outputDirectory: String?) {
+        precondition(training.batchSize == plan.batchSize && (validation?.batchSize ?? plan.batchSize) == plan.batchSize,
+                     "Trainer: the loaders' batch sizes must equal the plan's (\(plan.batchSize))")
         self.plan = plan
         self.training = training
         self.validation = validation

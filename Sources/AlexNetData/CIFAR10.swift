@@ -1,0 +1,80 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// CIFAR-10's binary version (SPEC.md section 6): files of records of 3073 bytes, one label
+/// byte then 1024 red, 1024 green and 1024 blue bytes of a row-major 32x32 image;
+/// `data_batch_1.bin` ... `data_batch_5.bin` for training, `test_batch.bin` for testing, and
+/// `batches.meta.txt` with the class names, one per line.
+public struct CIFAR10: ImageSource {
+    public static let recordSize = 3073
+    /// Where `--data cifar10` looks: the folder the official archive unpacks to.
+    public static let defaultDirectory = "data/cifar-10-batches-bin"
+
+    public let name: String
+    public let classNames: [String]
+    /// Records back to back, as in the files.
+    private let records: [UInt8]
+
+    public var count: Int { records.count / Self.recordSize }
+
+    /// Reads the named batch files of `directory`.
+    public init(directory: String, files: [String]) throws(DataError) {
+        var classNames = (0..<10).map { "class \($0)" }
+        let metaPath = "\(directory)/batches.meta.txt"
+        if access(metaPath, F_OK) == 0 {
+            let text = String(decoding: try ImageCodec.readBytes(metaPath), as: UTF8.self)
+            let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: " \t\r") }.filter { !$0.isEmpty }
+            guard names.count == 10 else { throw DataError(metaPath, "lists \(names.count) class names, CIFAR-10 has 10") }
+            classNames = names
+        }
+        var records: [UInt8] = []
+        for file in files {
+            let path = "\(directory)/\(file)"
+            let bytes = try ImageCodec.readBytes(path)
+            try Self.check(bytes, source: path, classes: classNames.count)
+            records += bytes
+        }
+        name = directory
+        self.classNames = classNames
+        self.records = records
+    }
+
+    /// Checks a batch file: whole records, labels naming classes.
+    public static func check(_ bytes: [UInt8], source: String, classes: Int) throws(DataError) {
+        guard !bytes.isEmpty else { throw DataError(source, "is empty") }
+        guard bytes.count % recordSize == 0 else {
+            throw DataError(source, "is \(bytes.count) bytes, not a whole number of \(recordSize)-byte records (truncated?): "
+                + "record \(bytes.count / recordSize) stops after \(bytes.count % recordSize) bytes")
+        }
+        for record in 0..<(bytes.count / recordSize) where Int(bytes[record * recordSize]) >= classes {
+            throw DataError(source, "record \(record) (offset \(record * recordSize)) has label \(bytes[record * recordSize]), outside 0..<\(classes)")
+        }
+    }
+
+    public static func training(directory: String = defaultDirectory) throws(DataError) -> CIFAR10 {
+        try CIFAR10(directory: directory, files: (1...5).map { "data_batch_\($0).bin" })
+    }
+
+    public static func test(directory: String = defaultDirectory) throws(DataError) -> CIFAR10 {
+        try CIFAR10(directory: directory, files: ["test_batch.bin"])
+    }
+
+    public func label(at index: Int) -> Int { Int(records[index * Self.recordSize]) }
+
+    public func image(at index: Int) throws(DataError) -> Image {
+        let base = index * Self.recordSize + 1
+        var pixels = [UInt8](repeating: 0, count: 3072)
+        for p in 0..<1024 {
+            for c in 0..<3 { pixels[3 * p + c] = records[base + c * 1024 + p] }
+        }
+        return Image(width: 32, height: 32, channels: 3, pixels: pixels)
+    }
+}
+
+extension StringProtocol {
+    func trimmingCharacters(in characters: String) -> String {
+        let set = Set(characters)
+        return String(drop(while: { set.contains($0) }).reversed().drop(while: { set.contains($0) }).reversed())
+    }
+}
