@@ -50,13 +50,13 @@ let package = Package(
         .testTarget(name: "AlexNetNetworkTests", dependencies: ["AlexNetCore", "AlexNetNetwork"]),
         .testTarget(
             name: "AlexNetBackendsTests",
-            dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends"]
+            dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetInterop"]
         ),
         .testTarget(name: "AlexNetDataTests", dependencies: ["AlexNetCore", "AlexNetData"]),
         .testTarget(name: "AlexNetInteropTests", dependencies: ["AlexNetCore", "AlexNetInterop"]),
         .testTarget(
             name: "AlexNetTrainingTests",
             dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop", "AlexNetTraining"]),
-        .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI"]),
+        .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI", "AlexNetData", "AlexNetInterop"]),
     ]
 )

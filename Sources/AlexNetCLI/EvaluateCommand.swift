@@ -1,5 +1,6 @@
 import AlexNetBackends
 import AlexNetData
+import AlexNetInterop
 import AlexNetNetwork
 import AlexNetTraining
 import ArgumentParser
@@ -26,6 +27,8 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Evaluate the first N examples only.") var limit: Int?
     @Option(help: "Threads for the cpu backend (default: every core).") var threads: Int?
     @Flag(help: "Print the results as JSON.") var json = false
+    @Option(name: .customLong("confusion-png"), help: ArgumentHelp("Also draw the confusion matrix into this PNG file.", valueName: "file"))
+    var confusionPNG: String?
 
     struct Report: Encodable {
         var checkpoint: String
@@ -71,6 +74,9 @@ struct EvaluateCommand: ParsableCommand {
             checkpoint: checkpoint, data: dataName, examples: metrics.count, tenCrop: tenCrop, loss: metrics.loss,
             top1: metrics.top1, top5: metrics.top5, classes: classes, perClassAccuracy: metrics.perClassAccuracy,
             confusion: (0..<k).map { Array(metrics.confusion[($0 * k)..<(($0 + 1) * k)]) })
+        if let confusionPNG {
+            try AtomicFile.write(bytes: ConfusionPlot.png(metrics.confusion, classes: k), to: confusionPNG)
+        }
         if json {
             print(try AlexNetCLI.json(report))
             return

@@ -49,7 +49,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Threads for the cpu backend (default: every core).") var threads: Int?
     @Option(help: "Loader threads preparing batches.") var workers = 2
     @Option(help: "Output directory (default: runs/<preset>).") var out: String?
-    @Flag(help: "Continue the run in --out from its last.safetensors.") var resume = false
+    @Flag(help: "Continue the run in --out from its last.safetensors, with its recipe (only --epochs may change).") var resume = false
     @Option(name: .customLong("checkpoint-every"), help: "Also write last.safetensors every N steps.") var checkpointEvery: Int?
     @Option(help: "Train on the first N training examples only.") var limit: Int?
     @Option(name: .customLong("val-limit"), help: "Validate on the first N validation examples only.") var valLimit: Int?

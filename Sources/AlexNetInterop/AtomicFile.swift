@@ -42,6 +42,11 @@ public struct AtomicFile {
         }
     }
 
+    /// Writes bytes atomically.
+    public static func write(bytes: [UInt8], to path: String) throws(SafeTensorsError) {
+        try write(to: path) { file throws(SafeTensorsError) in try file.write(bytes) }
+    }
+
     /// Writes text atomically.
     public static func write(_ text: String, to path: String) throws(SafeTensorsError) {
         try write(to: path) { file throws(SafeTensorsError) in try file.write(Array(text.utf8)) }

@@ -2,8 +2,8 @@ import AlexNetInterop
 import Foundation
 
 /// The run's history on disk, rewritten after every epoch: `history.csv` (for spreadsheets),
-/// `history.jsonl` (one JSON object per epoch) and `curves.svg` (loss and accuracy, training
-/// against validation, like the Keras tutorial's plots).
+/// `history.jsonl` (one JSON object per epoch), and `curves.svg` with `curves.png` (loss and
+/// accuracy, training against validation, like the Keras tutorial's plots).
 public enum History {
     public static let csvHeader = "epoch,step,lr,train_loss,train_acc,val_loss,val_top1,val_top5,images_per_s,wall_s"
 
@@ -39,5 +39,6 @@ public enum History {
             .init(name: "validation", color: "#ff7f0e", x: epochs, y: records.compactMap(\.validationTop1)),
         ])
         try AtomicFile.write(Plot.svg([loss, accuracy]), to: "\(directory)/curves.svg")
+        try AtomicFile.write(bytes: Plot.png([loss, accuracy]), to: "\(directory)/curves.png")
     }
 }

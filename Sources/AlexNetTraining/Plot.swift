@@ -7,11 +7,24 @@ public struct Plot: Sendable {
         public var color: String
         public var x: [Double]
         public var y: [Double]
+
+        public init(name: String, color: String, x: [Double], y: [Double]) {
+            self.name = name
+            self.color = color
+            self.x = x
+            self.y = y
+        }
     }
 
     public var title: String
     public var xLabel: String
     public var series: [Series]
+
+    public init(title: String, xLabel: String, series: [Series]) {
+        self.title = title
+        self.xLabel = xLabel
+        self.series = series
+    }
 
     public static let width = 480.0, height = 320.0
     static let margin = (left: 56.0, right: 16.0, top: 32.0, bottom: 44.0)
@@ -78,5 +91,73 @@ public struct Plot: Sendable {
         var x = range.lowerBound.rounded(.up)
         while x <= range.upperBound + 1e-9 { ticks.append(x); x += step }
         return ticks
+    }
+}
+
+extension Plot {
+    /// Plots side by side as a PNG, laid out like `svg(_:)`.
+    public static func png(_ plots: [Plot]) -> [UInt8] {
+        var canvas = Canvas(width: Int(width) * plots.count, height: Int(height))
+        for (i, plot) in plots.enumerated() { plot.draw(on: &canvas, left: Int(width) * i) }
+        return canvas.png
+    }
+
+    func draw(on canvas: inout Canvas, left offset: Int) {
+        let (xRange, yRange) = bounds
+        let (left, right, top, bottom) = (Self.margin.left, Self.width - Self.margin.right, Self.margin.top, Self.height - Self.margin.bottom)
+        func px(_ x: Double) -> Double { Double(offset) + left + (x - xRange.lowerBound) / (xRange.upperBound - xRange.lowerBound) * (right - left) }
+        func py(_ y: Double) -> Double { bottom - (y - yRange.lowerBound) / (yRange.upperBound - yRange.lowerBound) * (bottom - top) }
+        let (gray, light, black): (Canvas.Color, Canvas.Color, Canvas.Color) = ((136, 136, 136), (235, 235, 235), (0, 0, 0))
+        canvas.text(title, x: offset + Int(Self.width / 2), y: 8, black, scale: 2, anchor: .center)
+        for k in 0...4 {
+            let y = yRange.lowerBound + Double(k) / 4 * (yRange.upperBound - yRange.lowerBound)
+            canvas.line(px(xRange.lowerBound), py(y), px(xRange.upperBound), py(y), light)
+            canvas.text(String(format: "%.3g", y), x: offset + Int(left) - 4, y: Int(py(y)) - 3, black, anchor: .right)
+        }
+        for x in Self.ticks(xRange) {
+            canvas.text(String(format: "%g", x), x: Int(px(x)), y: Int(bottom) + 6, black, anchor: .center)
+        }
+        canvas.text(xLabel, x: offset + Int((left + right) / 2), y: Int(Self.height) - 16, black, anchor: .center)
+        let (x0, x1, y0, y1) = (Double(offset) + left, Double(offset) + right, top, bottom)
+        for (a, b, c, d) in [(x0, y0, x1, y0), (x0, y1, x1, y1), (x0, y0, x0, y1), (x1, y0, x1, y1)] { canvas.line(a, b, c, d, gray) }
+        for (k, s) in series.enumerated() where !s.y.isEmpty {
+            let color = Canvas.color(s.color)
+            let points = zip(s.x, s.y).filter { $0.1.isFinite }.map { (px($0.0), py($0.1)) }
+            for (p, q) in zip(points, points.dropFirst()) { canvas.line(p.0, p.1, q.0, q.1, color, thickness: 2) }
+            for p in points { canvas.fill(x: Int(p.0) - 2, y: Int(p.1) - 2, width: 5, height: 5, color) }
+            let legendY = Int(top) + 8 + 14 * k
+            canvas.line(x1 - 90, Double(legendY + 3), x1 - 74, Double(legendY + 3), color, thickness: 2)
+            canvas.text(s.name, x: Int(x1) - 70, y: legendY, black)
+        }
+    }
+}
+
+/// The confusion matrix as a PNG heat map: row-normalised shades of blue, the counts in the
+/// cells, class indices along both axes (rows: true class, columns: predicted).
+public enum ConfusionPlot {
+    public static func png(_ confusion: [Int], classes: Int) -> [UInt8] {
+        let cell = classes <= 20 ? 36 : max(4, 720 / classes)
+        let margin = 40
+        var canvas = Canvas(width: margin + cell * classes + 12, height: margin + cell * classes + 28)
+        canvas.text("predicted", x: margin + cell * classes / 2, y: 4, anchor: .center)
+        for truth in 0..<classes {
+            let total = max(1, (0..<classes).reduce(0) { $0 + confusion[truth * classes + $1] })
+            for predicted in 0..<classes {
+                let count = confusion[truth * classes + predicted]
+                let share = Double(count) / Double(total)
+                let shade: Canvas.Color = (UInt8(255 - 225 * share), UInt8(255 - 160 * share), 255)
+                let (x, y) = (margin + predicted * cell, margin + truth * cell)
+                canvas.fill(x: x, y: y, width: cell - 1, height: cell - 1, shade)
+                if cell >= 28 {
+                    canvas.text(String(count), x: x + cell / 2, y: y + cell / 2 - 3, share > 0.5 ? (255, 255, 255) : (0, 0, 0), anchor: .center)
+                }
+            }
+            if cell >= 12 {
+                canvas.text(String(truth), x: margin - 6, y: margin + truth * cell + cell / 2 - 3, anchor: .right)
+                canvas.text(String(truth), x: margin + truth * cell + cell / 2, y: margin - 12, anchor: .center)
+            }
+        }
+        canvas.text("rows: true class", x: margin, y: margin + cell * classes + 10)
+        return canvas.png
     }
 }

@@ -1,3 +1,5 @@
+import AlexNetData
+import AlexNetInterop
 import Foundation
 import Testing
 
@@ -26,10 +28,13 @@ func temporaryDirectory(_ tag: String) throws -> String {
         #expect(result.status == 0, "\(result.error)")
         #expect(result.output.contains("Test accuracy:"), "\(result.output)")
         #expect(result.error.contains("epoch 1/1"), "progress lines go to stderr")
-        for file in ["last.safetensors", "best.safetensors", "history.csv", "history.jsonl", "curves.svg"] {
+        for file in ["last.safetensors", "best.safetensors", "history.csv", "history.jsonl", "curves.svg", "curves.png"] {
             #expect(FileManager.default.fileExists(atPath: "\(out)/\(file)"), "\(file)")
         }
-        let evaluation = try alexnet(["evaluate", "--checkpoint", "\(out)/last.safetensors", "--limit", "300", "--json"])
+        let evaluation = try alexnet(["evaluate", "--checkpoint", "\(out)/last.safetensors", "--limit", "300", "--json",
+                                      "--confusion-png", "\(out)/confusion.png"])
+        let png = try Data(contentsOf: URL(fileURLWithPath: "\(out)/confusion.png"))
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
         #expect(evaluation.status == 0, "\(evaluation.error)")
         let report = try JSONSerialization.jsonObject(with: Data(evaluation.output.utf8)) as? [String: Any]
         #expect(report?["examples"] as? Int == 300)
@@ -38,6 +43,45 @@ func temporaryDirectory(_ tag: String) throws -> String {
         let history = try String(contentsOfFile: "\(out)/history.csv", encoding: .utf8).split(separator: "\n")
         let validationTop1 = Double(history[1].split(separator: ",", omittingEmptySubsequences: false)[6])!
         #expect(abs((report?["top1"] as? Double ?? -1) - validationTop1) < 1e-6)
+
+        // predict on a test image written as PNG, with the checkpoint's own preprocessing.
+        let test = try FashionMNIST.test()
+        let image = try test.image(at: 0)
+        try Data(ImageCodec.encodePNG(image)).write(to: URL(fileURLWithPath: "\(out)/boot.png"))
+        let prediction = try alexnet(["predict", "--checkpoint", "\(out)/last.safetensors", "--top", "3", "--json", "\(out)/boot.png"])
+        #expect(prediction.status == 0, "\(prediction.error)")
+        let predictions = try JSONSerialization.jsonObject(with: Data(prediction.output.utf8)) as? [[String: Any]]
+        let classes = predictions?.first?["classes"] as? [[String: Any]]
+        #expect(classes?.count == 3)
+        let probabilities = classes?.compactMap { $0["probability"] as? Double } ?? []
+        #expect(probabilities == probabilities.sorted(by: >) && probabilities.allSatisfy { $0 >= 0 && $0 <= 1 })
+        #expect(FashionMNIST.classNames.contains(classes?.first?["name"] as? String ?? ""))
+        let missing = try alexnet(["predict", "--checkpoint", "\(out)/last.safetensors", "\(out)/nothing.png"])
+        #expect(missing.status != 0 && missing.error.contains("nothing.png"), "\(missing.error)")
+    }
+
+    /// SIGKILL at arbitrary moments while checkpoints are written every step: whatever is at
+    /// last.safetensors must always be a complete, loadable checkpoint.
+    @Test func killingDuringCheckpointWritesNeverLeavesABrokenFile() throws {
+        let out = try temporaryDirectory("kill")
+        for delay in [1.3, 2.1, 2.9] {
+            let process = Process()
+            process.executableURL = alexnetExecutable()
+            process.arguments = ["train", "--limit", "2560", "--val-limit", "100", "--epochs", "1", "--checkpoint-every", "1", "--out", out]
+                + (FileManager.default.fileExists(atPath: "\(out)/last.safetensors") ? ["--resume"] : [])
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            Thread.sleep(forTimeInterval: delay)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            guard FileManager.default.fileExists(atPath: "\(out)/last.safetensors") else { continue }
+            let file = try SafeTensors(path: "\(out)/last.safetensors")
+            #expect(file.metadata["run"] != nil && file.entries.count > 10)
+        }
+        #expect(FileManager.default.fileExists(atPath: "\(out)/last.safetensors"), "no checkpoint was written within 6 s")
+        let resumed = try alexnet(["train", "--resume", "--out", out])
+        #expect(resumed.status == 0, "\(resumed.error)")
     }
 
     @Test func ctrlCWritesACheckpointAndResumeFinishes() throws {

@@ -52,3 +52,31 @@ import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+
+import AlexNetData
+
+@Suite struct ChartTests {
+    @Test func curvesAndConfusionDrawAsPNG() throws {
+        let plot = Plot(title: "Loss", xLabel: "epoch", series: [
+            .init(name: "training", color: "#1f77b4", x: [1, 2, 3], y: [2, 1, 0.5]),
+        ])
+        let curves = try ImageCodec.decode(Plot.png([plot, plot]), source: "curves.png")
+        #expect(curves.width == 960 && curves.height == 320 && curves.channels == 3)
+        // The series colour appears (the line is drawn), on a mostly white background.
+        var blue = 0
+        for p in 0..<(curves.width * curves.height) where curves.pixels[3 * p] == 0x1f && curves.pixels[3 * p + 2] == 0xb4 {
+            blue += 1
+        }
+        #expect(blue > 200)
+        let confusion = try ImageCodec.decode(ConfusionPlot.png([5, 1, 0, 4], classes: 2), source: "c.png")
+        #expect(confusion.width > 72 && confusion.height > 72)
+    }
+
+    @Test func textUsesTheBitmapFont() {
+        var canvas = Canvas(width: 20, height: 9)
+        canvas.text("1", x: 0, y: 0)
+        // The "1" glyph's stem: column 2 of rows 0-6.
+        #expect((0..<7).allSatisfy { canvas.pixels[3 * ($0 * 20 + 2)] == 0 })
+        #expect(Canvas.textWidth("abc") == 17)
+    }
+}

@@ -86,7 +86,7 @@ enum TrainingFixture {
         #expect(history.map(\.epoch) == [1, 2, 3])
         #expect(history.last!.validationTop1! > 0.9, "\(history)")
         #expect(history.last!.trainLoss < history.first!.trainLoss)
-        for file in ["last.safetensors", "best.safetensors", "history.csv", "history.jsonl", "curves.svg"] {
+        for file in ["last.safetensors", "best.safetensors", "history.csv", "history.jsonl", "curves.svg", "curves.png"] {
             #expect(FileManager.default.fileExists(atPath: "\(directory)/\(file)"), "\(file)")
         }
         let csv = try String(contentsOfFile: "\(directory)/history.csv", encoding: .utf8).split(separator: "\n")
@@ -165,5 +165,34 @@ enum TrainingFixture {
             #expect(message.contains("'fc1.weight' has shape [32, 392], the network needs [40, 392]"), "\(message)")
             #expect(message.contains("'fc2.weight' has shape [3, 32], the network needs [3, 40]"), "\(message)")
         }
+    }
+}
+
+@Suite struct TenCropTests {
+    /// Ten-crop evaluation equals the mean of the softmax of the ten crops, computed by hand.
+    @Test func averagesTheSoftmaxOfTheTenCrops() throws {
+        let network = try NetworkFile.parse(TrainingFixture.networkText).resolved()
+        let plan = try ReferenceBackend().makePlan(for: network, batchSize: 10, seed: 4)
+        let preprocessing = Preprocessing(channels: 1, resize: 20, crop: 16, mean: [0.5], std: [0.25])
+        let source = StripesSource(count: 4)
+        let metrics = try TenCrop.evaluate(plan: plan, source: source, preprocessing: preprocessing, shape: network.inputShape, classes: 3)
+        #expect(metrics.count == 4)
+        var expected = Metrics(classes: 3)
+        for index in 0..<4 {
+            let crops = preprocessing.tenCrops(try source.image(at: index))
+            var mean = [Float](repeating: 0, count: 3)
+            for crop in crops {
+                var input = [Float](repeating: 0, count: 256)
+                input.withUnsafeMutableBufferPointer {
+                    preprocessing.normalize(crop, training: false, random: Philox(seed: 0), index: 0, into: $0.baseAddress!)
+                }
+                let single = try ReferenceBackend().makePlan(for: network, batchSize: 1, seed: 4)
+                var p = single.infer(Tensor(shape: [1, 1, 16, 16], scalars: input)).scalars
+                Metrics.softmax(&p, rows: 1, classes: 3)
+                for c in 0..<3 { mean[c] += p[c] / 10 }
+            }
+            mean.withUnsafeBufferPointer { expected.add(probabilities: $0, labels: [source.label(at: index)][...], rows: 1) }
+        }
+        #expect(abs(metrics.loss - expected.loss) < 1e-5 && metrics.top1Correct == expected.top1Correct)
     }
 }
