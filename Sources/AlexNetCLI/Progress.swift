@@ -67,6 +67,20 @@ final class ProgressDisplay: TrainingObserver {
         emit((isTerminal ? "\r\u{1B}[2K" : "") + line + "\n")
     }
 
+    /// A bar for work other than training (statistics, evaluation).
+    func simpleProgress(_ label: String, done: Int, total: Int) {
+        if isTerminal {
+            emit("\r\u{1B}[2K\(label) \(Self.bar(Double(done) / Double(max(total, 1)))) \(done)/\(total)")
+        } else {
+            let tenth = done * 10 / max(total, 1)
+            guard tenth > lastTenth else { return }
+            lastTenth = tenth
+            emit("\(label) \(done)/\(total)\n")
+        }
+    }
+
+    func finishLine() { if isTerminal { emit("\n") } }
+
     func note(_ message: String) {
         emit((isTerminal ? "\r\u{1B}[2K" : "") + message + "\n")
     }

@@ -51,6 +51,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Output directory (default: runs/<preset>).") var out: String?
     @Flag(help: "Continue the run in --out from its last.safetensors, with its recipe (only --epochs may change).") var resume = false
     @Option(name: .customLong("checkpoint-every"), help: "Also write last.safetensors every N steps.") var checkpointEvery: Int?
+    @Option(help: ArgumentHelp("Statistics from `alexnet data stats` for the paper's PCA lighting (sigma 0.1); the paper preset looks for <data>/alexnet-stats.json.", valueName: "file"))
+    var stats: String?
     @Option(help: "Train on the first N training examples only.") var limit: Int?
     @Option(name: .customLong("val-limit"), help: "Validate on the first N validation examples only.") var valLimit: Int?
 
@@ -96,6 +98,22 @@ struct TrainCommand: ParsableCommand {
         return c
     }
 
+    /// Turns on PCA lighting from a statistics file (given, or beside the data for `paper`).
+    func addLighting(to c: inout TrainingConfiguration) throws {
+        let besideData = "\(c.data)/alexnet-stats.json"
+        guard let path = stats ?? (preset == "paper" && access(besideData, F_OK) == 0 ? besideData : nil) else {
+            if preset == "paper" { print("note: PCA lighting is off; run `alexnet data stats --data \(c.data)` to turn it on") }
+            return
+        }
+        let statistics = try JSONDecoder().decode(DatasetStatistics.self, from: Data(try readText(path).utf8))
+        guard let values = statistics.eigenvalues, let vectors = statistics.eigenvectors, c.preprocessing.channels == 3 else {
+            throw CLIError("\(path): PCA lighting needs RGB statistics with eigenvectors")
+        }
+        c.preprocessing.eigenvalues = values.map(Float.init)
+        c.preprocessing.eigenvectors = vectors.map(Float.init)
+        c.preprocessing.lightingSigma = 0.1
+    }
+
     func run() throws {
         let directory = out ?? "runs/\(preset)"
         try makeDirectory(directory)
@@ -115,7 +133,8 @@ struct TrainCommand: ParsableCommand {
                 return
             }
         } else {
-            let configuration = configuration()
+            var configuration = configuration()
+            try addLighting(to: &configuration)
             network = try Zoo.network(configuration.model, readFile: readText)
             let classNames = try Datasets.open(configuration.data).training.classNames
             if network.classCount != classNames.count { network = try network.withClassCount(classNames.count) }

@@ -8,7 +8,9 @@ import AlexNetCore
 /// 4. when training, mirror left-right with probability 1/2 (`flip`);
 /// 5. scale bytes by `scale` (1/255 maps them to [0, 1]);
 /// 6. when training, add PCA lighting: `eigenvectors * (alpha .* eigenvalues)` with alpha drawn
-///    from N(0, `lightingSigma`^2) once per image (the paper's "fancy PCA", sigma 0.1);
+///    from N(0, `lightingSigma`^2) once per image (the paper's "fancy PCA", sigma 0.1); the
+///    eigen-decomposition is of pixels in [0, 1] (`alexnet data stats`), and the shift is
+///    converted to the units `scale` gives (x 255 when `scale` is 1);
 /// 7. subtract `mean` and divide by `std`, per channel, or subtract `meanImage` per pixel.
 ///
 /// Random choices are a pure function of (seed, epoch, example index), so a resumed run
@@ -104,7 +106,7 @@ public struct Preprocessing: Codable, Sendable, Equatable {
         if training, lightingSigma > 0, let values = eigenvalues, let vectors = eigenvectors {
             let alpha = (1...3).map { random.normal(at: UInt64(index) * 4 + UInt64($0)) * lightingSigma }
             for row in 0..<3 {
-                shift[row] = (0..<3).reduce(0) { $0 + vectors[3 * row + $1] * alpha[$1] * values[$1] }
+                shift[row] = (0..<3).reduce(0) { $0 + vectors[3 * row + $1] * alpha[$1] * values[$1] } * 255 * scale
             }
         }
         image.pixels.withUnsafeBufferPointer { pixels in

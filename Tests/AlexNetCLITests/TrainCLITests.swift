@@ -112,6 +112,15 @@ func temporaryDirectory(_ tag: String) throws -> String {
         #expect(resumed.output.contains("Test accuracy:"), "\(resumed.output)")
     }
 
+    @Test func dataInfoWritesAContactSheet() throws {
+        let out = try temporaryDirectory("info")
+        let result = try alexnet(["data", "info", "--samples", "\(out)/samples.png"])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("training: 60000 images") && result.output.contains("Ankle boot 6000"), "\(result.output)")
+        let sheet = try ImageCodec.read(path: "\(out)/samples.png")
+        #expect(sheet.width > 256 && sheet.channels == 3)
+    }
+
     @Test func badOptionsGetClearErrors() throws {
         let preset = try alexnet(["train", "--preset", "imagenet-fast"])
         #expect(preset.status != 0 && preset.error.contains("unknown preset 'imagenet-fast'"))
