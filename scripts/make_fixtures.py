@@ -27,7 +27,8 @@ import torch.nn.functional as F
 
 OUT = Path(__file__).resolve().parent.parent / "Tests" / "Fixtures" / "pytorch"
 torch.manual_seed(2012)
-torch.set_default_dtype(torch.float64)  # computed in double, stored as float32
+if __name__ == "__main__":
+    torch.set_default_dtype(torch.float64)  # computed in double, stored as float32
 
 
 def write(path, tensors, metadata):

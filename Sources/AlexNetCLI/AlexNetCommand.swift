@@ -12,6 +12,6 @@ struct AlexNetCommand: ParsableCommand {
             `alexnet summary --model paper --config` prints one as a network file to start from.
             """,
         version: "0.1.0",
-        subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, DataCommand.self, SummaryCommand.self, ModelsCommand.self, BenchCommand.self]
+        subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, DataCommand.self, ExportCommand.self, WeightsCommand.self, SummaryCommand.self, ModelsCommand.self, BenchCommand.self]
     )
 }

@@ -19,7 +19,7 @@ struct EvaluateCommand: ParsableCommand {
             input is smaller than the resized image.
             """)
 
-    @Option(help: "A checkpoint written by `alexnet train`.") var checkpoint: String
+    @OptionGroup var model: TrainedModelOptions
     @Option(help: ArgumentHelp("Dataset (default: the one the checkpoint was trained on); its test split is used.", valueName: "name|dir"))
     var data: String?
     @Flag(name: .customLong("ten-crop"), help: "Average the softmax of ten crops per image.") var tenCrop = false
@@ -45,33 +45,33 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try Checkpoint.read(checkpoint)
-        let dataName = data ?? loaded.run.configuration.data
+        let loaded = try model.load()
+        guard let dataName = data ?? loaded.data else { throw CLIError("--weights needs --data (an image folder with val/ or test/)") }
         let splits = try Datasets.open(dataName)
         guard let testSplit = splits.test else { throw CLIError("\(dataName) has no test split to evaluate on") }
         let source: any ImageSource = limit.map { PrefixSource(AnyImageSource(testSplit), count: $0) } ?? testSplit
-        let classes = loaded.run.classNames
+        let classes = loaded.classNames
         guard source.classNames.count == classes.count else {
             throw CLIError("\(dataName) has \(source.classNames.count) classes, the checkpoint \(classes.count)")
         }
         let network = try loaded.network.resolved()
-        let preprocessing = loaded.run.configuration.preprocessing
+        let preprocessing = loaded.preprocessing
         let metrics: Metrics
         if tenCrop {
             let plan = try CPUBackend(threads: threads).makeInferencePlan(for: network, batchSize: 10, seed: 0)
-            try Checkpoint.load(loaded.tensors, into: plan)
+            try loaded.fill(plan)
             metrics = try TenCrop.evaluate(plan: plan, source: source, preprocessing: preprocessing, shape: network.inputShape,
                                            classes: classes.count)
         } else {
             let plan = try CPUBackend(threads: threads).makeInferencePlan(for: network, batchSize: batch, seed: 0)
-            try Checkpoint.load(loaded.tensors, into: plan)
+            try loaded.fill(plan)
             let loader = try DataLoader(source: source, preprocessing: preprocessing, shape: network.inputShape,
                                         batchSize: batch, training: false)
             metrics = try Evaluation.run(plan: plan, loader: loader, classes: classes.count)
         }
         let k = classes.count
         let report = Report(
-            checkpoint: checkpoint, data: dataName, examples: metrics.count, tenCrop: tenCrop, loss: metrics.loss,
+            checkpoint: model.checkpoint ?? model.weights ?? "", data: dataName, examples: metrics.count, tenCrop: tenCrop, loss: metrics.loss,
             top1: metrics.top1, top5: metrics.top5, classes: classes, perClassAccuracy: metrics.perClassAccuracy,
             confusion: (0..<k).map { Array(metrics.confusion[($0 * k)..<(($0 + 1) * k)]) })
         if let confusionPNG {
@@ -81,7 +81,7 @@ struct EvaluateCommand: ParsableCommand {
             print(try AlexNetCLI.json(report))
             return
         }
-        print("\(checkpoint) on \(dataName) (\(metrics.count) test images\(tenCrop ? ", ten crops each" : "")):")
+        print("\(model.checkpoint ?? model.weights ?? "") on \(dataName) (\(metrics.count) test images\(tenCrop ? ", ten crops each" : "")):")
         print(String(format: "loss %.4f   top-1 %.2f%%   top-5 %.2f%%", metrics.loss, metrics.top1 * 100, metrics.top5 * 100))
         print("\nper-class accuracy:")
         let width = classes.map(\.count).max() ?? 5

@@ -13,10 +13,10 @@ struct PredictCommand: ParsableCommand {
         discussion: """
             Each image is converted to the network's channels, resized and centre-cropped, and \
             normalised exactly as the checkpoint's training run did (the preprocessing is stored \
-            in the checkpoint).
+            in the checkpoint). With --weights, images get torchvision's ImageNet preprocessing             (resize 256, centre crop 224, ImageNet mean and std).
             """)
 
-    @Option(help: "A checkpoint written by `alexnet train`.") var checkpoint: String
+    @OptionGroup var model: TrainedModelOptions
     @Argument(help: ArgumentHelp("Images to classify.", valueName: "image")) var images: [String]
     @Option(help: "How many classes to show per image.") var top = 5
     @Option(help: "Threads for the cpu backend (default: every core).") var threads: Int?
@@ -39,12 +39,12 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try Checkpoint.read(checkpoint)
+        let loaded = try model.load()
         let network = try loaded.network.resolved()
         let plan = try CPUBackend(threads: threads).makeInferencePlan(for: network, batchSize: 1, seed: 0)
-        try Checkpoint.load(loaded.tensors, into: plan)
-        let preprocessing = loaded.run.configuration.preprocessing
-        let names = loaded.run.classNames
+        try loaded.fill(plan)
+        let preprocessing = loaded.preprocessing
+        let names = loaded.classNames
         var predictions: [Prediction] = []
         for path in images {
             let image = preprocessing.geometry(try ImageCodec.read(path: path), training: false, random: Philox(seed: 0), index: 0)

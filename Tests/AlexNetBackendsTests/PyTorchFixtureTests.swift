@@ -97,3 +97,19 @@ enum PyTorchFixtures {
         PyTorchFixtures.expectClose(losses, try file.floats("losses"), "\(backendName) losses of ten SGD steps", tolerance: 1e-4)
     }
 }
+
+/// Full size, opt-in (the weights are 244 MB): torchvision's AlexNet with random weights from
+/// `scripts/check_torchvision.py DIR`, run with `ALEXNET_TORCHVISION_CHECK=DIR`.
+@Test(.enabled(if: ProcessInfo.processInfo.environment["ALEXNET_TORCHVISION_CHECK"] != nil))
+func torchvisionLogitsMatchPyTorch() throws {
+    let directory = ProcessInfo.processInfo.environment["ALEXNET_TORCHVISION_CHECK"]!
+    let weights = try SafeTensors(path: "\(directory)/weights.safetensors")
+    let io = try SafeTensors(path: "\(directory)/io.safetensors")
+    let network = try Zoo.torchvision().resolved()
+    for backend in [CPUBackend(threads: 2, winograd: false), CPUBackend(threads: 2, winograd: true)] as [any Backend] {
+        let plan = try backend.makePlan(for: network, batchSize: 2, seed: 0)
+        try PyTorchFixtures.load(weights, prefix: "", into: plan, layout: network.layout) { $0.name }
+        let logits = plan.infer(Tensor(shape: [2, 3, 224, 224], scalars: try io.floats("input")))
+        PyTorchFixtures.expectClose(logits.scalars, try io.floats("logits"), "torchvision logits (\(backend.name))", tolerance: 1e-5)
+    }
+}

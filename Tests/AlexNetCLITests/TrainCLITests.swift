@@ -56,6 +56,18 @@ func temporaryDirectory(_ tag: String) throws -> String {
         let probabilities = classes?.compactMap { $0["probability"] as? Double } ?? []
         #expect(probabilities == probabilities.sorted(by: >) && probabilities.allSatisfy { $0 >= 0 && $0 <= 1 })
         #expect(FashionMNIST.classNames.contains(classes?.first?["name"] as? String ?? ""))
+        // export the weights, list them, and see a mismatched network refused tensor by tensor.
+        let export = try alexnet(["export", "--checkpoint", "\(out)/last.safetensors", "--format", "safetensors", "--out", "\(out)/w.safetensors"])
+        #expect(export.status == 0, "\(export.error)")
+        let inspect = try alexnet(["weights", "inspect", "\(out)/w.safetensors"])
+        #expect(inspect.output.contains("conv1.weight") && inspect.output.contains("[48, 1, 5, 5]") && inspect.output.contains("7,507,818 values"),
+                "\(inspect.output)")
+        let exported = try SafeTensors(path: "\(out)/w.safetensors")
+        let checkpoint = try SafeTensors(path: "\(out)/last.safetensors")
+        #expect(try exported.floats("fc8.bias") == checkpoint.floats("fc8.bias"))
+        let wrong = try alexnet(["predict", "--weights", "\(out)/w.safetensors", "--model", "torchvision", "\(out)/boot.png"])
+        #expect(wrong.status != 0 && wrong.error.contains("missing tensor 'features.0.weight'") && wrong.error.contains("unexpected tensor 'conv1.weight'"),
+                "\(wrong.error)")
         let missing = try alexnet(["predict", "--checkpoint", "\(out)/last.safetensors", "\(out)/nothing.png"])
         #expect(missing.status != 0 && missing.error.contains("nothing.png"), "\(missing.error)")
     }
