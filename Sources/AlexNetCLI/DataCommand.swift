@@ -8,7 +8,7 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Inspect datasets: counts, classes, sample images, pixel statistics.",
-        subcommands: [Info.self, Stats.self])
+        subcommands: [Info.self, Stats.self, Bench.self])
 
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -64,6 +64,61 @@ struct DataCommand: ParsableCommand {
             if let path = out ?? (isDirectory ? "\(data)/alexnet-stats.json" : nil) {
                 try AtomicFile.write(text + "\n", to: path)
                 print("wrote \(path)")
+            }
+        }
+    }
+
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Images/s of the loader alone: decode, resize, crop, flip, normalise into batches.",
+            discussion: """
+                Runs the training loader (shuffled, augmented) over --batches batches and reports \
+                images per second after the first batch. bench/peers/data_bench.py runs the same \
+                pipelines in torchvision for comparison.
+                """)
+
+        @Option(help: ArgumentHelp("Dataset name or directory.", valueName: "name|dir")) var data = "fashion-mnist"
+        @Option(help: "Resize the shorter side to this.") var resize: Int?
+        @Option(help: "Random crop of this size.") var crop: Int?
+        @Flag(help: "Random horizontal flips.") var flip = false
+        @Option(help: "Examples per batch.") var batch = 128
+        @Option(help: "Loader threads.") var workers = 2
+        @Option(help: "Batches to time.") var batches = 20
+        @Flag(help: "Print the result as JSON.") var json = false
+
+        struct Result: Encodable {
+            var data: String
+            var images: Int
+            var seconds: Double
+            var imagesPerSecond: Double
+            var workers: Int
+            var shape: String
+        }
+
+        func run() throws {
+            let source = try Datasets.open(data).training
+            let first = try source.image(at: 0)
+            let preprocessing = Preprocessing(channels: first.channels, resize: resize, crop: crop, randomCrop: crop != nil, flip: flip)
+            let shape = preprocessing.outputShape(width: first.width, height: first.height)
+            let loader = try DataLoader(source: source, preprocessing: preprocessing, shape: shape, batchSize: batch, training: true,
+                                        seed: 1, workers: workers, prefetch: 2 * workers)
+            let stream = loader.batches(epoch: 0)
+            _ = try stream.nextBatch()
+            let start = ProgressDisplay.seconds()
+            var images = 0
+            for _ in 0..<min(batches, loader.batchesPerEpoch - 1) {
+                guard let next = try stream.nextBatch() else { break }
+                images += next.count
+            }
+            let seconds = ProgressDisplay.seconds() - start
+            stream.stop()
+            let result = Result(data: data, images: images, seconds: seconds, imagesPerSecond: Double(images) / seconds,
+                                workers: workers, shape: "\(shape)")
+            if json {
+                print(try AlexNetCLI.json(result))
+            } else {
+                print(String(format: "%@: %d images of %@ in %.2f s: %.0f images/s with %d workers",
+                             data, images, "\(shape)", seconds, result.imagesPerSecond, workers))
             }
         }
     }

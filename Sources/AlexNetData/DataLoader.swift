@@ -83,7 +83,13 @@ public final class DataLoader: Sendable {
         var labels = [Int](repeating: 0, count: batchSize)
         for row in 0..<count {
             let example = order[start + row]
-            let image = preprocessing.geometry(try source.image(at: example), training: training, random: random, index: example)
+            let decoded: Image
+            if let size = preprocessing.resize {
+                decoded = try source.image(at: example, shorterSideAtLeast: size)
+            } else {
+                decoded = try source.image(at: example)
+            }
+            let image = preprocessing.geometry(decoded, training: training, random: random, index: example)
             let produced = Shape(channels: image.channels, height: image.height, width: image.width)
             guard produced == shape else {
                 throw DataError(source.name, "example \(example) preprocesses to \(produced), but the network takes \(shape)")

@@ -43,6 +43,10 @@ public struct ImageFolder: ImageSource {
     public func label(at index: Int) -> Int { labels[index] }
     public func image(at index: Int) throws(DataError) -> Image { try ImageCodec.read(path: files[index]) }
 
+    public func image(at index: Int, shorterSideAtLeast shorterSide: Int) throws(DataError) -> Image {
+        try ImageCodec.read(path: files[index], shorterSideAtLeast: shorterSide)
+    }
+
     static func list(_ names: [String]) -> String {
         names.count <= 6 ? names.joined(separator: ", ") : names.prefix(5).joined(separator: ", ") + ", ... (\(names.count))"
     }

@@ -10,6 +10,15 @@ public protocol ImageSource: Sendable {
     func label(at index: Int) -> Int
     /// The pixels of example `index`, decoded.
     func image(at index: Int) throws(DataError) -> Image
+    /// The same, but the source may return a smaller image whose shorter side is still at
+    /// least `shorterSide` when that is cheaper (scaled JPEG decoding).
+    func image(at index: Int, shorterSideAtLeast shorterSide: Int) throws(DataError) -> Image
+}
+
+extension ImageSource {
+    public func image(at index: Int, shorterSideAtLeast shorterSide: Int) throws(DataError) -> Image {
+        try image(at: index)
+    }
 }
 
 extension IDXDataset: ImageSource {

@@ -74,29 +74,31 @@ public struct Preprocessing: Codable, Sendable, Equatable {
         }
     }
 
-    /// The geometric part (steps 1-4) for example `index` of `epoch`.
+    /// The geometric part (steps 1-4) for example `index` of `epoch`. Resize, crop and mirror
+    /// run as one resampling pass that computes only the crop's pixels.
     public func geometry(_ image: Image, training: Bool, random: Philox, index: Int) -> Image {
-        var image = image.withChannels(channels)
-        if let resize {
-            let size = Resampler.size(of: (image.width, image.height), shorterSide: resize)
-            if size != (image.width, image.height) {
-                image = Resampler(from: (image.width, image.height), to: size)(image)
-            }
-        }
+        let image = image.withChannels(channels)
+        let size: (width: Int, height: Int) = resize.map { Resampler.size(of: (image.width, image.height), shorterSide: $0) } ?? (image.width, image.height)
         let words = random.block(at: UInt64(index) * 4)
+        var (x, y, w, h) = (0, 0, size.width, size.height)
         if let crop {
-            precondition(crop <= image.width && crop <= image.height,
-                         "Preprocessing: crop \(crop) is larger than the \(image.width)x\(image.height) image")
-            let (spanX, spanY) = (image.width - crop + 1, image.height - crop + 1)
-            let (x, y) = training && randomCrop
+            precondition(crop <= size.width && crop <= size.height,
+                         "Preprocessing: crop \(crop) is larger than the \(size.width)x\(size.height) image")
+            let (spanX, spanY) = (size.width - crop + 1, size.height - crop + 1)
+            (x, y) = training && randomCrop
                 ? (Int(words.0 % UInt32(spanX)), Int(words.1 % UInt32(spanY)))
-                : ((image.width - crop) / 2, (image.height - crop) / 2)
-            if crop != image.width || crop != image.height {
-                image = image.cropped(x: x, y: y, width: crop, height: crop)
-            }
+                : ((size.width - crop) / 2, (size.height - crop) / 2)
+            (w, h) = (crop, crop)
         }
-        if training && flip && words.2 & 1 == 1 { image = image.flippedHorizontally() }
-        return image
+        let mirrored = training && flip && words.2 & 1 == 1
+        if size == (image.width, image.height) {
+            let cropped = (w, h) == (image.width, image.height) ? image : image.cropped(x: x, y: y, width: w, height: h)
+            return mirrored ? cropped.flippedHorizontally() : cropped
+        }
+        let resampler = Resampler(
+            horizontal: Resampler.Axis(from: image.width, to: size.width, window: x..<(x + w), mirrored: mirrored),
+            vertical: Resampler.Axis(from: image.height, to: size.height, window: y..<(y + h)))
+        return resampler(image)
     }
 
     /// The photometric part (steps 5-7): writes `image` as CHW floats to `output`.

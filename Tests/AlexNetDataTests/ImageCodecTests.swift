@@ -114,3 +114,25 @@ import Testing
         #expect(throws: DataError.self) { try source.image(at: 1) }
     }
 }
+
+@Suite struct ScaledDecodingTests {
+    @Test func largeJPEGsDecodeAtTheSmallestScaleThatKeepsTheShorterSide() throws {
+        var pixels = [UInt8](repeating: 0, count: 500 * 376 * 3)
+        for i in 0..<pixels.count { pixels[i] = UInt8(i / 3 % 500 / 2) }
+        let big = Image(width: 500, height: 376, channels: 3, pixels: pixels)
+        let jpeg = ImageCodec.encodeJPEG(big, quality: 90)
+        let full = try ImageCodec.decode(jpeg, source: "big.jpg")
+        #expect(full.width == 500 && full.height == 376)
+        // 376 / 2 = 188 >= 180 but 376 / 4 = 94 is not: half size.
+        let half = try ImageCodec.decode(jpeg, source: "big.jpg", shorterSideAtLeast: 180)
+        #expect(half.width == 250 && half.height == 188)
+        let eighth = try ImageCodec.decode(jpeg, source: "big.jpg", shorterSideAtLeast: 40)
+        #expect(eighth.width == 63 && eighth.height == 47)
+        #expect(try ImageCodec.decode(jpeg, source: "big.jpg", shorterSideAtLeast: 256).width == 500, "too small at 1/2: full size")
+        // The scaled decode is close to the full decode downscaled by area averaging.
+        let reference = Resampler(from: (500, 376), to: (250, 188))(full)
+        var worst = 0
+        for (a, b) in zip(half.pixels, reference.pixels) { worst = max(worst, abs(Int(a) - Int(b))) }
+        #expect(worst <= 12, "largest pixel difference \(worst)")
+    }
+}

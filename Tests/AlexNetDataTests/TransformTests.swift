@@ -32,6 +32,20 @@ import Testing
         #expect(Resampler.size(of: (28, 28), shorterSide: 224) == (224, 224))
     }
 
+    @Test func aMirroredWindowEqualsResizeThenCropThenFlip() {
+        var pixels = [UInt8](repeating: 0, count: 37 * 23 * 3)
+        for i in 0..<pixels.count { pixels[i] = UInt8((i * 7919) % 251) }
+        let image = Image(width: 37, height: 23, channels: 3, pixels: pixels)
+        for (size, window) in [((60, 40), (5, 9, 30, 20)), ((20, 12), (3, 1, 11, 10))] {
+            let full = Resampler(from: (37, 23), to: size)(image)
+            let expected = full.cropped(x: window.0, y: window.1, width: window.2, height: window.3).flippedHorizontally()
+            let fused = Resampler(
+                horizontal: .init(from: 37, to: size.0, window: window.0..<(window.0 + window.2), mirrored: true),
+                vertical: .init(from: 23, to: size.1, window: window.1..<(window.1 + window.3)))(image)
+            #expect(fused == expected)
+        }
+    }
+
     @Test func upscalingAConstantImageKeepsItConstant() {
         let image = Image(width: 28, height: 28, channels: 1, pixels: Array(repeating: 77, count: 784))
         #expect(Resampler(from: (28, 28), to: (64, 64))(image).pixels.allSatisfy { $0 == 77 })
