@@ -49,7 +49,7 @@ struct EvaluateCommand: ParsableCommand {
         guard let dataName = data ?? loaded.data else { throw CLIError("--weights needs --data (an image folder with val/ or test/)") }
         let splits = try Datasets.open(dataName)
         guard let testSplit = splits.test else { throw CLIError("\(dataName) has no test split to evaluate on") }
-        let source: any ImageSource = limit.map { PrefixSource(AnyImageSource(testSplit), count: $0) } ?? testSplit
+        let source: any ImageSource = limit.map { PrefixSource(testSplit, count: $0) } ?? testSplit
         let classes = loaded.classNames
         guard source.classNames.count == classes.count else {
             throw CLIError("\(dataName) has \(source.classNames.count) classes, the checkpoint \(classes.count)")

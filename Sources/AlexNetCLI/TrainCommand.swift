@@ -142,9 +142,9 @@ struct TrainCommand: ParsableCommand {
         }
         let configuration = runState.configuration
         let splits = try Datasets.open(configuration.data)
-        let training: any ImageSource = configuration.trainLimit.map { PrefixSource(AnyImageSource(splits.training), count: $0) } ?? splits.training
+        let training: any ImageSource = configuration.trainLimit.map { PrefixSource(splits.training, count: $0) } ?? splits.training
         let validation: (any ImageSource)? = splits.test.map { test in
-            configuration.validationLimit.map { PrefixSource(AnyImageSource(test), count: $0) } ?? test
+            configuration.validationLimit.map { PrefixSource(test, count: $0) } ?? test
         }
         let resolved = try network.resolved()
         let plan: any Plan = backend == "cpu"
@@ -183,20 +183,9 @@ struct TrainCommand: ParsableCommand {
                 print("Test accuracy: \(ProgressDisplay.percent(top1)) top-1, \(ProgressDisplay.percent(top5)) top-5 "
                     + "after \(configuration.epochs) epochs (\(ProgressDisplay.duration(final?.wallSeconds ?? 0)))")
             }
-            print("Checkpoints: \(directory)/last.safetensors, \(directory)/best.safetensors; history and curves.svg beside them.")
+            print("Checkpoints: \(directory)/last.safetensors, \(directory)/best.safetensors; history.csv and curves.png beside them.")
         }
     }
-}
-
-/// Type erasure so that prefixes can wrap any source.
-struct AnyImageSource: ImageSource {
-    let base: any ImageSource
-    init(_ base: any ImageSource) { self.base = base }
-    var name: String { base.name }
-    var count: Int { base.count }
-    var classNames: [String] { base.classNames }
-    func label(at index: Int) -> Int { base.label(at: index) }
-    func image(at index: Int) throws(DataError) -> Image { try base.image(at: index) }
 }
 
 /// `mkdir -p`.

@@ -23,7 +23,7 @@ public struct CIFAR10: ImageSource {
         var classNames = (0..<10).map { "class \($0)" }
         let metaPath = "\(directory)/batches.meta.txt"
         if access(metaPath, F_OK) == 0 {
-            let text = String(decoding: try ImageCodec.readBytes(metaPath), as: UTF8.self)
+            let text = String(decoding: try readFile(metaPath), as: UTF8.self)
             let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: " \t\r") }.filter { !$0.isEmpty }
             guard names.count == 10 else { throw DataError(metaPath, "lists \(names.count) class names, CIFAR-10 has 10") }
             classNames = names
@@ -31,7 +31,7 @@ public struct CIFAR10: ImageSource {
         var records: [UInt8] = []
         for file in files {
             let path = "\(directory)/\(file)"
-            let bytes = try ImageCodec.readBytes(path)
+            let bytes = try readFile(path)
             try Self.check(bytes, source: path, classes: classNames.count)
             records += bytes
         }

@@ -26,7 +26,7 @@ public enum ImageCodec {
 
     /// Reads and decodes a file.
     public static func read(path: String, shorterSideAtLeast: Int? = nil) throws(DataError) -> Image {
-        try decode(try readBytes(path), source: path, shorterSideAtLeast: shorterSideAtLeast)
+        try decode(try readFile(path), source: path, shorterSideAtLeast: shorterSideAtLeast)
     }
 
     static func decodePNG(_ bytes: [UInt8], source: String) throws(DataError) -> Image {
@@ -156,24 +156,5 @@ public enum ImageCodec {
             }
         }
         return out
-    }
-
-    /// The whole file, with errors that name it.
-    public static func readBytes(_ path: String) throws(DataError) -> [UInt8] {
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { throw DataError(path, "cannot be opened: \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw DataError(path, "cannot be read: \(String(cString: strerror(errno)))")
-            }
-            if count == 0 { break }
-            bytes += chunk[0..<count]
-        }
-        return bytes
     }
 }

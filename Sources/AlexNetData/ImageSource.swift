@@ -32,11 +32,11 @@ extension IDXDataset: ImageSource {
 }
 
 /// The first `count` examples of another source (for quick runs and tests).
-public struct PrefixSource<Base: ImageSource>: ImageSource {
-    public let base: Base
+public struct PrefixSource: ImageSource {
+    public let base: any ImageSource
     public let count: Int
 
-    public init(_ base: Base, count: Int) {
+    public init(_ base: any ImageSource, count: Int) {
         self.base = base
         self.count = min(count, base.count)
     }
@@ -45,4 +45,7 @@ public struct PrefixSource<Base: ImageSource>: ImageSource {
     public var classNames: [String] { base.classNames }
     public func label(at index: Int) -> Int { base.label(at: index) }
     public func image(at index: Int) throws(DataError) -> Image { try base.image(at: index) }
+    public func image(at index: Int, shorterSideAtLeast shorterSide: Int) throws(DataError) -> Image {
+        try base.image(at: index, shorterSideAtLeast: shorterSide)
+    }
 }

@@ -15,10 +15,10 @@ import Testing
     let splits = try Datasets.open("fashion-mnist")
     let network = try Zoo.quick().resolved()
     let plan = try CPUBackend().makePlan(for: network, batchSize: 128, seed: 0)
-    let training = try DataLoader(source: PrefixSource(splits.training as! IDXDataset, count: 6400),
+    let training = try DataLoader(source: PrefixSource(splits.training, count: 6400),
                                   preprocessing: configuration.preprocessing, shape: network.inputShape,
                                   batchSize: 128, training: true)
-    let test = try DataLoader(source: PrefixSource(splits.test as! IDXDataset, count: 1000),
+    let test = try DataLoader(source: PrefixSource(splits.test!, count: 1000),
                               preprocessing: configuration.preprocessing, shape: network.inputShape,
                               batchSize: 128, training: false)
     let trainer = Trainer(plan: plan, training: training, validation: test,
