@@ -13,7 +13,6 @@ final class ProgressDisplay: TrainingObserver {
     private var epoch = 0, epochs = 0
     private var lastDrawn = 0.0
     private var lastTenth = -1
-    private var validationBatches = 0
 
     func epochStarted(epoch: Int, epochs: Int, batches: Int, firstBatch: Int) {
         self.epoch = epoch
@@ -45,10 +44,6 @@ final class ProgressDisplay: TrainingObserver {
 
     /// Images per batch, for the ETA (the rate is per image).
     var batchSize = 1
-
-    func validationStarted(batches: Int) {
-        validationBatches = batches
-    }
 
     func validationProgress(batch: Int, batches: Int) {
         guard isTerminal else { return }

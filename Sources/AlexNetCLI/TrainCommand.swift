@@ -121,6 +121,7 @@ struct TrainCommand: ParsableCommand {
         var runState: RunState
         var network: Network
         var checkpoint: Checkpoint.Loaded?
+        let splits: Datasets.Splits
         if resume {
             guard access(lastPath, F_OK) == 0 else { throw CLIError("--resume: there is no \(lastPath) to resume from") }
             let loaded = try Checkpoint.read(lastPath)
@@ -132,16 +133,17 @@ struct TrainCommand: ParsableCommand {
                 print("\(lastPath) has finished all \(runState.configuration.epochs) epochs; pass --epochs to train longer.")
                 return
             }
+            splits = try Datasets.open(runState.configuration.data)
         } else {
             var configuration = configuration()
             try addLighting(to: &configuration)
             network = try Zoo.network(configuration.model, readFile: readText)
-            let classNames = try Datasets.open(configuration.data).training.classNames
+            splits = try Datasets.open(configuration.data)
+            let classNames = splits.training.classNames
             if network.classCount != classNames.count { network = try network.withClassCount(classNames.count) }
             runState = RunState(configuration: configuration, classNames: classNames)
         }
         let configuration = runState.configuration
-        let splits = try Datasets.open(configuration.data)
         let training: any ImageSource = configuration.trainLimit.map { PrefixSource(splits.training, count: $0) } ?? splits.training
         let validation: (any ImageSource)? = splits.test.map { test in
             configuration.validationLimit.map { PrefixSource(test, count: $0) } ?? test

@@ -1,3 +1,4 @@
+import AlexNetCore
 import CZlib
 
 /// gzip decompression of a whole file's bytes, with errors that say what is wrong.
@@ -51,14 +52,4 @@ public enum Gzip {
 }
 
 /// A dataset file that cannot be used, naming the file and what is wrong with it.
-public struct DataError: Error, Equatable, CustomStringConvertible {
-    public var source: String
-    public var message: String
-
-    public init(_ source: String, _ message: String) {
-        self.source = source
-        self.message = message
-    }
-
-    public var description: String { "\(source): \(message)" }
-}
+public typealias DataError = FileError

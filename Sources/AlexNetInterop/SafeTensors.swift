@@ -257,18 +257,8 @@ public struct SafeTensors: @unchecked Sendable {
     }
 }
 
-/// A safetensors file that cannot be used, naming it and what is wrong.
-public struct SafeTensorsError: Error, Equatable, CustomStringConvertible {
-    public var source: String
-    public var message: String
-
-    public init(_ source: String, _ message: String) {
-        self.source = source
-        self.message = message
-    }
-
-    public var description: String { "\(source): \(message)" }
-}
+/// A safetensors file (or a file being written atomically) that cannot be used.
+public typealias SafeTensorsError = FileError
 
 /// Read-only bytes: a memory-mapped file or an array.
 final class Bytes: @unchecked Sendable {

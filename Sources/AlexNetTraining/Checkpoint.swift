@@ -150,14 +150,4 @@ public enum Checkpoint {
 }
 
 /// A checkpoint that cannot be used, naming the file and what is wrong.
-public struct CheckpointError: Error, CustomStringConvertible {
-    public var source: String
-    public var message: String
-
-    public init(_ source: String, _ message: String) {
-        self.source = source
-        self.message = message
-    }
-
-    public var description: String { "\(source): \(message)" }
-}
+public typealias CheckpointError = FileError

@@ -14,7 +14,6 @@ public protocol TrainingObserver: AnyObject {
     /// After each step: the running means of the epoch so far.
     func stepFinished(epoch: Int, batch: Int, batches: Int, loss: Double, accuracy: Double, imagesPerSecond: Double,
                       learningRate: Float)
-    func validationStarted(batches: Int)
     func validationProgress(batch: Int, batches: Int)
     func epochFinished(_ record: EpochRecord, isBest: Bool)
     func note(_ message: String)
@@ -166,7 +165,6 @@ public final class Trainer {
     /// Loss, top-1, top-5 and the confusion matrix of the plan in evaluation mode over `loader`.
     public func evaluate(_ loader: DataLoader) throws -> Metrics {
         try Evaluation.run(plan: plan, loader: loader, classes: run.classNames.count) { [observer] batch, batches in
-            if batch == 0 { observer?.validationStarted(batches: batches) }
             observer?.validationProgress(batch: batch, batches: batches)
         }
     }
