@@ -15,6 +15,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Only the runtime: the ONNX messages are generated once from Protos/ and committed.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // Shapes, host tensors, aligned buffers, the counter-based RNG.
@@ -31,8 +33,11 @@ let package = Package(
         .target(name: "AlexNetBackends", dependencies: ["AlexNetCore", "AlexNetNetwork", "CDNNL"], swiftSettings: optimized),
         // Datasets (IDX with gzip), image transforms, the prefetching loader.
         .target(name: "AlexNetData", dependencies: ["AlexNetCore", "CZlib", "CPNG", "CTurboJPEG"], swiftSettings: optimized),
-        // safetensors (read, write, atomically), later torchvision names and ONNX export.
-        .target(name: "AlexNetInterop", dependencies: ["AlexNetCore", "AlexNetNetwork"], swiftSettings: optimized),
+        // safetensors (read, write, atomically) and ONNX export.
+        .target(
+            name: "AlexNetInterop",
+            dependencies: ["AlexNetCore", "AlexNetNetwork", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: optimized),
         // The training loop, optimizers' recipes, schedules, metrics, checkpoints, history, plots.
         .target(
             name: "AlexNetTraining",
@@ -53,7 +58,10 @@ let package = Package(
             dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetInterop"]
         ),
         .testTarget(name: "AlexNetDataTests", dependencies: ["AlexNetCore", "AlexNetData"]),
-        .testTarget(name: "AlexNetInteropTests", dependencies: ["AlexNetCore", "AlexNetInterop"]),
+        .testTarget(
+            name: "AlexNetInteropTests",
+            dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetInterop",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(
             name: "AlexNetTrainingTests",
             dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop", "AlexNetTraining"]),

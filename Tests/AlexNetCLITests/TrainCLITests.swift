@@ -65,6 +65,14 @@ func temporaryDirectory(_ tag: String) throws -> String {
         let exported = try SafeTensors(path: "\(out)/w.safetensors")
         let checkpoint = try SafeTensors(path: "\(out)/last.safetensors")
         #expect(try exported.floats("fc8.bias") == checkpoint.floats("fc8.bias"))
+        // ONNX, the format chosen by the extension: a protobuf ModelProto starting with
+        // ir_version = 7 (field 1, varint: bytes 0x08 0x07) and holding every weight.
+        let onnx = try alexnet(["export", "--checkpoint", "\(out)/last.safetensors", "--out", "\(out)/model.onnx"])
+        #expect(onnx.status == 0 && onnx.output.contains("as ONNX"), "\(onnx.error)")
+        let model = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(out)/model.onnx")))
+        #expect(model.starts(with: [0x08, 0x07]) && model.count > 7_507_818 * 4)
+        let unknown = try alexnet(["export", "--checkpoint", "\(out)/last.safetensors", "--out", "\(out)/model.bin"])
+        #expect(unknown.status != 0 && unknown.error.contains("--format onnx"), "\(unknown.error)")
         let wrong = try alexnet(["predict", "--weights", "\(out)/w.safetensors", "--model", "torchvision", "\(out)/boot.png"])
         #expect(wrong.status != 0 && wrong.error.contains("missing tensor 'features.0.weight'") && wrong.error.contains("unexpected tensor 'conv1.weight'"),
                 "\(wrong.error)")
