@@ -8,8 +8,10 @@ import Glibc
 /// `batches.meta.txt` with the class names, one per line.
 public struct CIFAR10: ImageSource {
     public static let recordSize = 3073
-    /// Where `--data cifar10` looks: the folder the official archive unpacks to.
+    /// Where `--data cifar10` looks: the folder the official archive unpacks to, or else the
+    /// archive itself, where `alexnet data download cifar10` puts it.
     public static let defaultDirectory = "data/cifar-10-batches-bin"
+    public static let defaultArchive = "data/cifar-10-binary.tar.gz"
 
     public let name: String
     public let classNames: [String]
@@ -20,24 +22,57 @@ public struct CIFAR10: ImageSource {
 
     /// Reads the named batch files of `directory`.
     public init(directory: String, files: [String]) throws(DataError) {
-        var classNames = (0..<10).map { "class \($0)" }
         let metaPath = "\(directory)/batches.meta.txt"
-        if access(metaPath, F_OK) == 0 {
-            let text = String(decoding: try readFile(metaPath), as: UTF8.self)
-            let names = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: " \t\r") }.filter { !$0.isEmpty }
-            guard names.count == 10 else { throw DataError(metaPath, "lists \(names.count) class names, CIFAR-10 has 10") }
+        let meta = access(metaPath, F_OK) == 0 ? try readFile(metaPath)[...] : nil
+        var batches: [(source: String, bytes: ArraySlice<UInt8>)] = []
+        for file in files {
+            let path = "\(directory)/\(file)"
+            batches.append((path, try readFile(path)[...]))
+        }
+        try self.init(name: directory, meta: meta.map { (metaPath, $0) }, batches: batches)
+    }
+
+    /// Batches already in memory; `meta` is `batches.meta.txt` when there is one.
+    init(name: String, meta: (source: String, bytes: ArraySlice<UInt8>)?, batches: [(source: String, bytes: ArraySlice<UInt8>)]) throws(DataError) {
+        var classNames = (0..<10).map { "class \($0)" }
+        if let meta {
+            let names = String(decoding: meta.bytes, as: UTF8.self).split(whereSeparator: \.isNewline)
+                .map { $0.trimmingCharacters(in: " \t\r") }.filter { !$0.isEmpty }
+            guard names.count == 10 else { throw DataError(meta.source, "lists \(names.count) class names, CIFAR-10 has 10") }
             classNames = names
         }
         var records: [UInt8] = []
-        for file in files {
-            let path = "\(directory)/\(file)"
-            let bytes = try readFile(path)
-            try Self.check(bytes, source: path, classes: classNames.count)
-            records += bytes
+        records.reserveCapacity(batches.reduce(0) { $0 + $1.bytes.count })
+        for batch in batches {
+            try Self.check(Array(batch.bytes), source: batch.source, classes: classNames.count)
+            records += batch.bytes
         }
-        name = directory
+        self.name = name
         self.classNames = classNames
         self.records = records
+    }
+
+    /// The official `cifar-10-binary.tar.gz` (or its unpacked `.tar`), read without unpacking:
+    /// the training split from `data_batch_1..5.bin`, the test split from `test_batch.bin`.
+    public static func archive(_ path: String) throws(DataError) -> (training: CIFAR10, test: CIFAR10) {
+        let bytes = try IDX.contents(of: path)
+        let entries = try Tar.entries(bytes, source: path)
+        func member(_ name: String) -> (source: String, bytes: ArraySlice<UInt8>)? {
+            entries.first { $0.name == name || $0.name.hasSuffix("/\(name)") }.map { ("\(path):\($0.name)", bytes[$0.range]) }
+        }
+        func batches(_ names: [String]) throws(DataError) -> [(source: String, bytes: ArraySlice<UInt8>)] {
+            var found: [(source: String, bytes: ArraySlice<UInt8>)] = []
+            for name in names {
+                guard let batch = member(name) else {
+                    throw DataError(path, "has no \(name): not CIFAR-10's binary archive (its files: \(entries.prefix(8).map(\.name).joined(separator: ", ")))")
+                }
+                found.append(batch)
+            }
+            return found
+        }
+        let meta = member("batches.meta.txt")
+        return (try CIFAR10(name: path, meta: meta, batches: try batches((1...5).map { "data_batch_\($0).bin" })),
+                try CIFAR10(name: path, meta: meta, batches: try batches(["test_batch.bin"])))
     }
 
     /// Checks a batch file: whole records, labels naming classes.

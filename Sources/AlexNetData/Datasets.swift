@@ -12,8 +12,9 @@ public enum Datasets {
         public var test: (any ImageSource)?
     }
 
-    /// `fashion-mnist` (Debian's `dataset-fashion-mnist`); `cifar10` (in `data/cifar-10-batches-bin`)
-    /// or a directory of CIFAR-10 batch files; a directory holding IDX files
+    /// `fashion-mnist` (Debian's `dataset-fashion-mnist`); `cifar10` (in `data/cifar-10-batches-bin`,
+    /// or `data/cifar-10-binary.tar.gz`), a directory of CIFAR-10 batch files or the official
+    /// `cifar-10-binary.tar.gz` itself; a directory holding IDX files
     /// `train-images-idx3-ubyte[.gz]` ... `t10k-labels-idx1-ubyte[.gz]`; or an image folder,
     /// `root/train/CLASS/*.jpg` with `root/val/CLASS` (or `test`), or just `root/CLASS/*.jpg`.
     public static func open(_ nameOrPath: String) throws(DataError) -> Splits {
@@ -21,10 +22,18 @@ public enum Datasets {
             return Splits(training: try FashionMNIST.training(), test: try FashionMNIST.test())
         }
         if nameOrPath == "cifar10" {
-            guard access("\(CIFAR10.defaultDirectory)/data_batch_1.bin", F_OK) == 0 else {
-                throw DataError(CIFAR10.defaultDirectory, "does not hold CIFAR-10: unpack the official cifar-10-binary.tar.gz there, or pass --data DIR")
+            if access("\(CIFAR10.defaultDirectory)/data_batch_1.bin", F_OK) == 0 {
+                return Splits(training: try CIFAR10.training(), test: try CIFAR10.test())
             }
-            return Splits(training: try CIFAR10.training(), test: try CIFAR10.test())
+            guard access(CIFAR10.defaultArchive, F_OK) == 0 else {
+                throw DataError(CIFAR10.defaultDirectory, "does not hold CIFAR-10, nor is there \(CIFAR10.defaultArchive): run `alexnet data download cifar10`, or pass --data DIR|FILE.tar.gz")
+            }
+            let (training, test) = try CIFAR10.archive(CIFAR10.defaultArchive)
+            return Splits(training: training, test: test)
+        }
+        if nameOrPath.hasSuffix(".tar.gz") || nameOrPath.hasSuffix(".tgz") || nameOrPath.hasSuffix(".tar") {
+            let (training, test) = try CIFAR10.archive(nameOrPath)
+            return Splits(training: training, test: test)
         }
         var status = stat()
         guard stat(nameOrPath, &status) == 0 else {
