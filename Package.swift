@@ -28,11 +28,13 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
         // The Backend protocol, the plain-Swift reference backend (the oracle), and the cpu
         // backend on oneDNN.
         .target(name: "AlexNetBackends", dependencies: ["AlexNetCore", "AlexNetNetwork", "CDNNL"], swiftSettings: optimized),
-        // Datasets (IDX with gzip), image transforms, the prefetching loader.
-        .target(name: "AlexNetData", dependencies: ["AlexNetCore", "CZlib", "CPNG", "CTurboJPEG"], swiftSettings: optimized),
+        // Datasets (IDX with gzip, CIFAR-10 and its tar.gz, image folders), their download,
+        // image transforms, the prefetching loader.
+        .target(name: "AlexNetData", dependencies: ["AlexNetCore", "CZlib", "CPNG", "CTurboJPEG", "CCrypto"], swiftSettings: optimized),
         // safetensors (read, write, atomically) and ONNX export.
         .target(
             name: "AlexNetInterop",
@@ -57,7 +59,9 @@ let package = Package(
             name: "AlexNetBackendsTests",
             dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetInterop"]
         ),
-        .testTarget(name: "AlexNetDataTests", dependencies: ["AlexNetCore", "AlexNetData"]),
+        // What several test targets share: an HTTP server on 127.0.0.1 for download tests.
+        .target(name: "AlexNetTestSupport", path: "Tests/Support"),
+        .testTarget(name: "AlexNetDataTests", dependencies: ["AlexNetCore", "AlexNetData", "AlexNetTestSupport"]),
         .testTarget(
             name: "AlexNetInteropTests",
             dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetInterop",
@@ -65,6 +69,6 @@ let package = Package(
         .testTarget(
             name: "AlexNetTrainingTests",
             dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop", "AlexNetTraining"]),
-        .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI", "AlexNetData", "AlexNetInterop"]),
+        .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI", "AlexNetData", "AlexNetInterop", "AlexNetTestSupport"]),
     ]
 )

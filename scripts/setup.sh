@@ -10,6 +10,8 @@ packages=(
   libturbojpeg0-dev    # JPEG decoding
   libpng-dev           # PNG decoding and plots
   zlib1g-dev           # gzip-compressed IDX files
+  libssl-dev           # SHA-256 of downloaded datasets (libcrypto)
+  libcurl4             # HTTP(S) for `alexnet data download` (Foundation's URLSession uses it)
   dataset-fashion-mnist  # the real dataset of the README's main job
 )
 

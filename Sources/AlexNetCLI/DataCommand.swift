@@ -7,8 +7,52 @@ import FoundationEssentials
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
-        abstract: "Inspect datasets: counts, classes, sample images, pixel statistics.",
-        subcommands: [Info.self, Stats.self, Bench.self])
+        abstract: "Get and inspect datasets: download, counts, classes, sample images, pixel statistics.",
+        subcommands: [Download.self, Info.self, Stats.self, Bench.self])
+
+    struct Download: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Download CIFAR-10, Fashion-MNIST or MNIST from their official addresses.",
+            discussion: """
+                Each file is checked against its published SHA-256 before it is put in place, \
+                so what is in the folder is always whole. An interrupted download (Ctrl-C, a \
+                dropped connection) keeps what it got in NAME.partial and the next run resumes \
+                from there; files already present and verified are skipped. cifar10 goes to \
+                data/cifar-10-binary.tar.gz, read as is by `--data cifar10`; fashion-mnist and \
+                mnist go to data/fashion-mnist and data/mnist (`--data data/mnist`). Debian's \
+                dataset-fashion-mnist package, which --data fashion-mnist uses, needs no download.
+                """)
+
+        @Argument(help: ArgumentHelp("cifar10, fashion-mnist or mnist.", valueName: "dataset")) var dataset: String
+        @Option(help: ArgumentHelp("The folder to put it in (default: data/ for cifar10, data/NAME otherwise).", valueName: "dir"))
+        var dir: String?
+        @Option(name: .customLong("base-url"), help: ArgumentHelp("Fetch the files from this address instead (a mirror holding the same file names).", valueName: "url"))
+        var baseURL: String?
+
+        func validate() throws {
+            guard DatasetDownloads.catalog[dataset] != nil else {
+                throw ValidationError("unknown dataset '\(dataset)': use \(DatasetDownloads.catalog.keys.sorted().joined(separator: ", "))")
+            }
+        }
+
+        func run() throws {
+            let entry = DatasetDownloads.catalog[dataset]!
+            let directory = dir ?? entry.directory
+            nonisolated(unsafe) let display = ProgressDisplay()
+            let downloader = Downloader { name, done, total in display.byteProgress(name, done: done, total: total) }
+            for file in entry.files {
+                switch try downloader.fetch(file, into: directory, baseURL: baseURL) {
+                case .present:
+                    display.note("\(directory)/\(file.name): already there, SHA-256 verified")
+                case .downloaded(let resumedAt):
+                    display.finishLine()
+                    display.note("\(directory)/\(file.name): downloaded\(resumedAt > 0 ? " (resumed at byte \(resumedAt))" : ""), SHA-256 verified")
+                }
+            }
+            let argument = dir == nil ? entry.dataArgument : (dataset == "cifar10" ? "\(directory)/cifar-10-binary.tar.gz" : directory)
+            print("\(dataset) is ready: --data \(argument)")
+        }
+    }
 
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -13,6 +13,7 @@ final class ProgressDisplay: TrainingObserver {
     private var epoch = 0, epochs = 0
     private var lastDrawn = 0.0
     private var lastTenth = -1
+    private var transfer = (label: "", start: 0.0, startBytes: 0)
 
     func epochStarted(epoch: Int, epochs: Int, batches: Int, firstBatch: Int) {
         self.epoch = epoch
@@ -74,7 +75,34 @@ final class ProgressDisplay: TrainingObserver {
         }
     }
 
-    func finishLine() { if isTerminal { emit("\n") } }
+    /// A bar for a transfer of bytes (downloads): size so far, total when known, speed.
+    func byteProgress(_ label: String, done: Int, total: Int?) {
+        let now = Self.seconds()
+        if label != transfer.label { transfer = (label, now, done) }
+        let start = transfer.start
+        let done = done - transfer.startBytes  // speed of this run, not of a resumed file's past
+        let finished = total.map { done + transfer.startBytes >= $0 } ?? false
+        let megabytes = { (bytes: Int) in String(format: "%.1f", Double(bytes) / 1e6) }
+        let speed = String(format: "%.1f MB/s", Double(done) / 1e6 / max(now - start, 1e-3))
+        if isTerminal {
+            guard finished || now - lastDrawn >= 0.1 else { return }
+            lastDrawn = now
+            let got = done + transfer.startBytes
+            let amount = total.map { "\(megabytes(got))/\(megabytes($0)) MB" } ?? "\(megabytes(got)) MB"
+            let bar = total.map { Self.bar(Double(got) / Double(max($0, 1))) + " " } ?? ""
+            emit("\r\u{1B}[2K\(label) \(bar)\(amount) \(speed)")
+        } else if let total {
+            let tenth = (done + transfer.startBytes) * 10 / max(total, 1)
+            guard tenth > lastTenth else { return }
+            lastTenth = tenth
+            emit("\(label) \(megabytes(done + transfer.startBytes))/\(megabytes(total)) MB \(speed)\n")
+        }
+    }
+
+    func finishLine() {
+        if isTerminal { emit("\n") }
+        lastTenth = -1
+    }
 
     func note(_ message: String) {
         emit((isTerminal ? "\r\u{1B}[2K" : "") + message + "\n")

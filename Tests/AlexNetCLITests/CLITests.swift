@@ -1,3 +1,4 @@
+import AlexNetTestSupport
 import Foundation
 import Testing
 
@@ -87,5 +88,21 @@ func alexnet(_ arguments: [String]) throws -> (status: Int32, output: String, er
     @Test func benchRejectsContradictions() throws {
         let result = try alexnet(["bench", "--model", "cifar10", "--mode", "latency", "--batch", "8"])
         #expect(result.status != 0 && result.error.contains("latency runs batch 1"), "\(result.error)")
+    }
+
+    /// `data download` against a server on 127.0.0.1 (`--base-url`): progress on stderr, and
+    /// files whose bytes are not the official ones refused by SHA-256, nothing left behind.
+    @Test func downloadChecksEveryFile() throws {
+        let server = try TestHTTPServer(files: ["train-images-idx3-ubyte.gz": [UInt8](repeating: 7, count: 200_000)])
+        defer { server.stop() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("alexnet-dl-\(UUID().uuidString)").path
+        let result = try alexnet(["data", "download", "mnist", "--dir", directory, "--base-url", server.baseURL])
+        #expect(result.status != 0)
+        #expect(result.error.contains("train-images-idx3-ubyte.gz 0.2/0.2 MB"), "progress: \(result.error)")
+        #expect(result.error.contains("\(directory)/train-images-idx3-ubyte.gz: downloaded from \(server.baseURL)train-images-idx3-ubyte.gz has SHA-256")
+                && result.error.contains("not the expected 440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"), "\(result.error)")
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: directory)) == [])
+        let unknown = try alexnet(["data", "download", "imagenet"])
+        #expect(unknown.status != 0 && unknown.error.contains("cifar10, fashion-mnist, mnist"), "\(unknown.error)")
     }
 }
