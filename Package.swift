@@ -11,6 +11,7 @@ let package = Package(
     name: "AlexNet",
     products: [
         .executable(name: "alexnet", targets: ["AlexNetCLI"]),
+        .library(name: "AlexNetFuzzTargets", targets: ["AlexNetFuzzTargets"]),
         .library(name: "AlexNet", targets: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop", "AlexNetTraining"]),
     ],
     dependencies: [
@@ -45,6 +46,8 @@ let package = Package(
             name: "AlexNetTraining",
             dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop"],
             swiftSettings: optimized),
+        // What the libFuzzer harnesses in Fuzz/ run on each input; the tests replay the crashers.
+        .target(name: "AlexNetFuzzTargets", dependencies: ["AlexNetData", "AlexNetInterop"], swiftSettings: optimized),
         // The `alexnet` command: one file per subcommand.
         .executableTarget(
             name: "AlexNetCLI",
@@ -62,6 +65,7 @@ let package = Package(
         // What several test targets share: an HTTP server on 127.0.0.1 for download tests.
         .target(name: "AlexNetTestSupport", path: "Tests/Support"),
         .testTarget(name: "AlexNetDataTests", dependencies: ["AlexNetCore", "AlexNetData", "AlexNetTestSupport"]),
+        .testTarget(name: "AlexNetFuzzTargetsTests", dependencies: ["AlexNetFuzzTargets"]),
         .testTarget(
             name: "AlexNetInteropTests",
             dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetInterop",

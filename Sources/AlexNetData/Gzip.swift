@@ -15,9 +15,10 @@ public enum Gzip {
         var stream = z_stream()
         guard czlib_inflate_init_gzip(&stream) == Z_OK else { throw DataError(source, "zlib could not start") }
         defer { inflateEnd(&stream) }
-        // The trailer's last 4 bytes hold the size modulo 2^32: a good first guess.
+        // The trailer's last 4 bytes hold the size modulo 2^32: a good first guess, but only a
+        // claim; deflate expands at most 1032-fold, so no more is reserved than that allows.
         let trailer = bytes.suffix(4).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-        var output = [UInt8](repeating: 0, count: max(1 << 16, min(trailer, 1 << 31)))
+        var output = [UInt8](repeating: 0, count: max(1 << 16, min(trailer, bytes.count * 1032)))
         var produced = 0
         var status: Int32 = Z_OK
         var input = bytes

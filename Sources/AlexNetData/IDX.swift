@@ -32,7 +32,15 @@ public enum IDX {
     public static func parseImages(_ bytes: [UInt8], source: String) throws(DataError) -> Images {
         let header = try header(bytes, source: source, magic: imagesMagic, dimensions: 3)
         let (count, rows, columns) = (header[0], header[1], header[2])
-        let needed = count * rows * columns
+        guard rows > 0, columns > 0 else {
+            throw DataError(source, "has images of \(rows)x\(columns) pixels in its IDX header: no image can be that small")
+        }
+        // Each size is a 32-bit field: their product can overflow even 64 bits.
+        let (plane, overflow1) = rows.multipliedReportingOverflow(by: columns)
+        let (needed, overflow2) = count.multipliedReportingOverflow(by: plane)
+        guard !overflow1, !overflow2 else {
+            throw DataError(source, "has an impossible IDX header: \(count) images of \(rows)x\(columns) would be more bytes than exist")
+        }
         guard bytes.count - 16 == needed else {
             throw DataError(source, bytes.count - 16 < needed
                 ? "is truncated: \(count) images of \(rows)x\(columns) need \(needed) bytes after the 16-byte header, found \(bytes.count - 16)"

@@ -24,6 +24,17 @@ public enum ImageCodec {
         throw DataError(source, bytes.isEmpty ? "is empty" : "is neither a JPEG nor a PNG image (unknown signature)")
     }
 
+    /// The most pixels an image may have: the pixel buffer is allocated from the header's
+    /// claim before any data is decoded, so a few hostile bytes could otherwise ask for
+    /// gigabytes. 2^27 (134 million, e.g. 16384x8192) is ten times the largest ImageNet photo.
+    public static let maximumPixels = 1 << 27
+
+    static func checkSize(_ width: Int, _ height: Int, source: String) throws(DataError) {
+        guard width <= 1 << 16, height <= 1 << 16, width * height <= maximumPixels else {
+            throw DataError(source, "claims \(width)x\(height) pixels, more than the \(maximumPixels / 1_000_000)-megapixel limit (a decompression bomb, or a corrupt header)")
+        }
+    }
+
     /// Reads and decodes a file.
     public static func read(path: String, shorterSideAtLeast: Int? = nil) throws(DataError) -> Image {
         try decode(try readFile(path), source: path, shorterSideAtLeast: shorterSideAtLeast)
@@ -39,9 +50,8 @@ public enum ImageCodec {
         image.format = isColor ? UInt32(PNG_FORMAT_RGB) : UInt32(PNG_FORMAT_GRAY)
         let channels = isColor ? 3 : 1
         let (width, height) = (Int(image.width), Int(image.height))
-        guard width > 0, height > 0, width <= 1 << 15, height <= 1 << 15 else {
-            throw DataError(source, "is a PNG of unsupported size \(width)x\(height)")
-        }
+        guard width > 0, height > 0 else { throw DataError(source, "is a PNG of size \(width)x\(height)") }
+        try checkSize(width, height, source: source)
         var pixels = [UInt8](repeating: 0, count: width * height * channels)
         let finished = pixels.withUnsafeMutableBytes {
             png_image_finish_read(&image, nil, $0.baseAddress, Int32(width * channels), nil)
@@ -62,9 +72,10 @@ public enum ImageCodec {
             tjDecompressHeader3(handle, $0.baseAddress, UInt($0.count), &width, &height, &subsampling, &colorspace)
         }
         guard headerRead == 0 else { throw DataError(source, "is not a readable JPEG: \(String(cString: tjGetErrorStr2(handle)))") }
-        guard width > 0, height > 0, width <= 1 << 15, height <= 1 << 15 else {
+        guard width > 0, height > 0 else {
             throw DataError(source, "is not a readable JPEG: its header gives a size of \(width)x\(height)")
         }
+        try checkSize(Int(width), Int(height), source: source)
         // The smallest of 1/8, 1/4, 1/2 that keeps the shorter side long enough, else full size.
         if let wanted = shorterSideAtLeast, wanted > 0 {
             let shorter = Int(min(width, height))

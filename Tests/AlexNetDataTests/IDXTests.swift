@@ -68,6 +68,12 @@ enum IDXFixture {
         #expect(message { _ = try IDXDataset(images: images, labels: [0, 7], classNames: ["a", "b"], source: "pair") }
             == "pair: label 7 of example 1 is outside 0..<2")
         #expect(message { _ = try IDX.readImages(path: "/nonexistent/file") }.hasPrefix("/nonexistent/file: cannot be opened"))
+        // Found by the fuzzer (Tests/Fixtures/fuzz/idx/): sizes whose product overflows, and
+        // zero-pixel images that would make billions of examples out of a 16-byte file.
+        let huge: [UInt8] = [0, 0, 8, 3, 0, 0, 7, 0x9E, 0xFE, 0xFF, 0xFF, 0, 3, 0, 0, 0, 3, 0, 1]
+        #expect(message { _ = try IDX.parseImages(huge, source: "h.idx") }.hasPrefix("h.idx: has an impossible IDX header"))
+        let empty: [UInt8] = [0, 0, 8, 3, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0, 0, 0, 0, 9]
+        #expect(message { _ = try IDX.parseImages(empty, source: "e.idx") } == "e.idx: has images of 0x9 pixels in its IDX header: no image can be that small")
     }
 
     @Test func badGzipIsReported() throws {
@@ -87,6 +93,10 @@ enum IDXFixture {
         for i in 20..<40 { corrupt[i] ^= 0xA5 }
         #expect(throws: DataError.self) { try Gzip.decompress(corrupt, source: "corrupt.gz") }
         #expect(throws: DataError.self) { try Gzip.decompress([1, 2, 3], source: "plain") }
+        // A 40-byte stream whose trailer claims 4 GB: refused by zlib, without reserving 4 GB first.
+        var liar = Array(compressed.prefix(36))
+        liar += [0xFF, 0xFF, 0xFF, 0xFF]
+        #expect(throws: DataError.self) { try Gzip.decompress(liar, source: "liar.gz") }
     }
 
     /// The real dataset from Debian's dataset-fashion-mnist (installed by scripts/setup.sh).

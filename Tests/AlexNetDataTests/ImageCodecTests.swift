@@ -46,7 +46,13 @@ import Testing
 
     @Test func badImagesNameTheFileAndTheProblem() {
         let png = ImageCodec.encodePNG(rgb), jpeg = ImageCodec.encodeJPEG(rgb)
+        // A header claiming 30000x30000 (found by the fuzzer: the pixel buffer is sized from it).
+        var bomb = jpeg
+        if let sof = (0..<(bomb.count - 9)).first(where: { bomb[$0] == 0xFF && bomb[$0 + 1] == 0xC0 }) {
+            bomb.replaceSubrange((sof + 5)..<(sof + 9), with: [0x75, 0x30, 0x75, 0x30])
+        }
         let cases: [([UInt8], String)] = [
+            (bomb, "claims 30000x30000 pixels, more than the 134-megapixel limit"),
             ([], "is empty"),
             (Array("hello".utf8), "neither a JPEG nor a PNG"),
             (Array(png.prefix(40)), "PNG"),
