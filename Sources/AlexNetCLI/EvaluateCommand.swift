@@ -24,6 +24,8 @@ struct EvaluateCommand: ParsableCommand {
     var data: String?
     @Flag(name: .customLong("ten-crop"), help: "Average the softmax of ten crops per image.") var tenCrop = false
     @Option(help: "Examples per batch.") var batch = 100
+    @Flag(name: .customLong("skip-bad-images"), help: "Leave out images that cannot be read or decoded (counted) instead of stopping.")
+    var skipBadImages = false
     @Option(help: "Evaluate the first N examples only.") var limit: Int?
     @Option(help: "Threads for the cpu backend (default: every core).") var threads: Int?
     @Flag(help: "Print the results as JSON.") var json = false
@@ -35,6 +37,8 @@ struct EvaluateCommand: ParsableCommand {
         var data: String
         var examples: Int
         var tenCrop: Bool
+        /// Images left out because they could not be read (--skip-bad-images).
+        var skipped: Int
         var loss: Double
         var top1: Double
         var top5: Double
@@ -44,11 +48,17 @@ struct EvaluateCommand: ParsableCommand {
         var confusion: [[Int]]
     }
 
+    func validate() throws {
+        if tenCrop && skipBadImages { throw ValidationError("--skip-bad-images does not work with --ten-crop yet") }
+    }
+
     func run() throws {
         let loaded = try model.load()
         guard let dataName = data ?? loaded.data else { throw CLIError("--weights needs --data (an image folder with val/ or test/)") }
         let splits = try Datasets.open(dataName)
-        guard let testSplit = splits.test else { throw CLIError("\(dataName) has no test split to evaluate on") }
+        // A folder without train/val splits (e.g. --data imagenet/val) is evaluated whole.
+        let testSplit = splits.test ?? splits.training
+        if splits.test == nil { ProgressDisplay().note("\(dataName) has no separate test split: evaluating on all \(testSplit.count) of its images") }
         let source: any ImageSource = limit.map { PrefixSource(testSplit, count: $0) } ?? testSplit
         let classes = loaded.classNames
         guard source.classNames.count == classes.count else {
@@ -57,6 +67,7 @@ struct EvaluateCommand: ParsableCommand {
         let network = try loaded.network.resolved()
         let preprocessing = loaded.preprocessing
         let metrics: Metrics
+        var skipped: [String] = []
         if tenCrop {
             let plan = try CPUBackend(threads: threads).makeInferencePlan(for: network, batchSize: 10, seed: 0)
             try loaded.fill(plan)
@@ -66,12 +77,14 @@ struct EvaluateCommand: ParsableCommand {
             let plan = try CPUBackend(threads: threads).makeInferencePlan(for: network, batchSize: batch, seed: 0)
             try loaded.fill(plan)
             let loader = try DataLoader(source: source, preprocessing: preprocessing, shape: network.inputShape,
-                                        batchSize: batch, training: false)
+                                        batchSize: batch, training: false, skipBadImages: skipBadImages)
             metrics = try Evaluation.run(plan: plan, loader: loader, classes: classes.count)
+            skipped = loader.skippedImages.map(\.reason)
         }
         let k = classes.count
         let report = Report(
-            checkpoint: model.checkpoint ?? model.weights ?? "", data: dataName, examples: metrics.count, tenCrop: tenCrop, loss: metrics.loss,
+            checkpoint: model.checkpoint ?? model.weights ?? "", data: dataName, examples: metrics.count, tenCrop: tenCrop,
+            skipped: skipped.count, loss: metrics.loss,
             top1: metrics.top1, top5: metrics.top5, classes: classes, perClassAccuracy: metrics.perClassAccuracy,
             confusion: (0..<k).map { Array(metrics.confusion[($0 * k)..<(($0 + 1) * k)]) })
         if let confusionPNG {
@@ -83,6 +96,11 @@ struct EvaluateCommand: ParsableCommand {
         }
         print("\(model.checkpoint ?? model.weights ?? "") on \(dataName) (\(metrics.count) test images\(tenCrop ? ", ten crops each" : "")):")
         print(String(format: "loss %.4f   top-1 %.2f%%   top-5 %.2f%%", metrics.loss, metrics.top1 * 100, metrics.top5 * 100))
+        if !skipped.isEmpty {
+            print("skipped \(skipped.count) unreadable image\(skipped.count == 1 ? "" : "s") (--skip-bad-images):")
+            for line in skipped.prefix(10) { print("  \(line)") }
+            if skipped.count > 10 { print("  ... and \(skipped.count - 10) more") }
+        }
         print("\nper-class accuracy:")
         let width = classes.map(\.count).max() ?? 5
         for (name, accuracy) in zip(classes, metrics.perClassAccuracy) {

@@ -1,6 +1,7 @@
 import AlexNetBackends
 import AlexNetCore
 import AlexNetData
+import AlexNetInterop
 import AlexNetNetwork
 import AlexNetTraining
 import ArgumentParser
@@ -48,6 +49,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("cpu (oneDNN) or reference (plain Swift, slow).", valueName: "name")) var backend = "cpu"
     @Option(help: "Threads for the cpu backend (default: every core).") var threads: Int?
     @Option(help: "Loader threads preparing batches.") var workers = 2
+    @Flag(name: .customLong("skip-bad-images"), help: "Skip images that cannot be read or decoded (counted, and listed in <out>/skipped-images.txt) instead of stopping.")
+    var skipBadImages = false
     @Option(help: "Output directory (default: runs/<preset>).") var out: String?
     @Flag(help: "Continue the run in --out from its last.safetensors, with its recipe (only --epochs may change).") var resume = false
     @Option(name: .customLong("checkpoint-every"), help: "Also write last.safetensors every N steps.") var checkpointEvery: Int?
@@ -153,10 +156,12 @@ struct TrainCommand: ParsableCommand {
             ? try CPUBackend(threads: threads).makePlan(for: resolved, batchSize: configuration.batchSize, seed: configuration.seed)
             : try ReferenceBackend().makePlan(for: resolved, batchSize: configuration.batchSize, seed: configuration.seed)
         let trainLoader = try DataLoader(source: training, preprocessing: configuration.preprocessing, shape: network.inputShape,
-                                         batchSize: configuration.batchSize, training: true, seed: configuration.seed, workers: workers)
+                                         batchSize: configuration.batchSize, training: true, seed: configuration.seed, workers: workers,
+                                         skipBadImages: skipBadImages)
         let validationLoader = try validation.map {
             try DataLoader(source: $0, preprocessing: configuration.preprocessing, shape: network.inputShape,
-                           batchSize: configuration.batchSize, training: false, seed: configuration.seed, workers: workers)
+                           batchSize: configuration.batchSize, training: false, seed: configuration.seed, workers: workers,
+                           skipBadImages: skipBadImages)
         }
         let trainer = Trainer(plan: plan, training: trainLoader, validation: validationLoader, run: runState, outputDirectory: directory)
         if let checkpoint { try Checkpoint.load(checkpoint.tensors, into: plan, optimizer: trainer.currentOptimizer) }
@@ -174,7 +179,14 @@ struct TrainCommand: ParsableCommand {
             backend \(backend), \(plan is CPUPlan ? "\((plan as! CPUPlan).threads) threads" : "1 thread"); writing to \(directory)/
             """)
         flushStandardOutput()
-        let outcome = try trainer.train()
+        let outcome: TrainingOutcome
+        do {
+            outcome = try trainer.train()
+        } catch {
+            try reportSkipped([trainLoader, validationLoader].compactMap { $0 }, directory: directory)
+            throw error
+        }
+        try reportSkipped([trainLoader, validationLoader].compactMap { $0 }, directory: directory)
         switch outcome {
         case let .interrupted(step):
             print("Interrupted after step \(step): \(lastPath) holds the run; continue it with --resume.")
@@ -203,3 +215,12 @@ func makeDirectory(_ path: String) throws {
 
 /// Flushes `print`'s buffer (before other threads or stderr write).
 func flushStandardOutput() { fflush(nil) }
+
+/// Says how many images the loaders skipped, and lists them in `directory/skipped-images.txt`.
+func reportSkipped(_ loaders: [DataLoader], directory: String) throws {
+    let lines = loaders.flatMap { loader in loader.skippedImages.map(\.reason) }
+    guard !lines.isEmpty else { return }
+    let path = "\(directory)/skipped-images.txt"
+    try AtomicFile.write(lines.joined(separator: "\n") + "\n", to: path)
+    print("Skipped \(lines.count) unreadable image\(lines.count == 1 ? "" : "s") (--skip-bad-images), listed in \(path); the first: \(lines[0])")
+}

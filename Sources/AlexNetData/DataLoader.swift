@@ -32,6 +32,14 @@ public final class DataLoader: Sendable {
     public let workers: Int
     /// Most batches prepared ahead of the consumer.
     public let prefetch: Int
+    /// Leave out images that cannot be read or decoded instead of failing (`--skip-bad-images`):
+    /// in training the next readable example of the epoch's order takes the bad one's place,
+    /// so batches stay full and deterministic; in evaluation the batch is one row shorter.
+    public let skipBadImages: Bool
+    private let skipped = SkipLog()
+
+    /// The examples skipped so far (each once), with why, in index order.
+    public var skippedImages: [(example: Int, reason: String)] { skipped.entries }
 
     /// Training drops the epoch's last short batch (every example still gets used, since each
     /// epoch has its own order); evaluation keeps it.
@@ -40,7 +48,8 @@ public final class DataLoader: Sendable {
     }
 
     public init(source: any ImageSource, preprocessing: Preprocessing, shape: Shape, batchSize: Int,
-                training: Bool, seed: UInt64 = 0, workers: Int = 2, prefetch: Int = 4) throws(DataError) {
+                training: Bool, seed: UInt64 = 0, workers: Int = 2, prefetch: Int = 4,
+                skipBadImages: Bool = false) throws(DataError) {
         try preprocessing.validate()
         guard batchSize > 0 else { throw DataError(source.name, "batch size must be positive") }
         guard source.count > 0 else { throw DataError(source.name, "has no examples") }
@@ -55,6 +64,19 @@ public final class DataLoader: Sendable {
         self.seed = seed
         self.workers = max(1, workers)
         self.prefetch = max(1, prefetch)
+        self.skipBadImages = skipBadImages
+    }
+
+    /// Decodes one example; nil (and logged) when it is bad and bad images are skipped.
+    private func decode(_ example: Int) throws(DataError) -> Image? {
+        do throws(DataError) {
+            if let size = preprocessing.resize { return try source.image(at: example, shorterSideAtLeast: size) }
+            return try source.image(at: example)
+        } catch {
+            guard skipBadImages else { throw error }
+            skipped.record(example, "\(error)")
+            return nil
+        }
     }
 
     /// The order of the examples in `epoch`: a Fisher-Yates shuffle drawn from the seed and the
@@ -75,20 +97,29 @@ public final class DataLoader: Sendable {
     public func batch(epoch: Int, index: Int, order: [Int]? = nil) throws(DataError) -> Batch {
         let order = order ?? self.order(epoch: epoch)
         let start = index * batchSize
-        let count = min(batchSize, order.count - start)
-        precondition(index >= 0 && count > 0, "DataLoader: batch \(index) is past the end of the epoch")
+        let available = min(batchSize, order.count - start)
+        precondition(index >= 0 && available > 0, "DataLoader: batch \(index) is past the end of the epoch")
         let random = Philox(seed: seed, stream: RandomStream.augmentation(step: UInt64(epoch)))
         let size = shape.elementCount
         var scalars = [Float](repeating: 0, count: batchSize * size)
         var labels = [Int](repeating: 0, count: batchSize)
-        for row in 0..<count {
-            let example = order[start + row]
-            let decoded: Image
-            if let size = preprocessing.resize {
-                decoded = try source.image(at: example, shorterSideAtLeast: size)
-            } else {
-                decoded = try source.image(at: example)
+        var count = 0
+        for position in start..<(start + available) {
+            var example = order[position]
+            var readable = try decode(example)
+            // Training: the next readable examples of the order stand in for a bad one.
+            var step = 1
+            while readable == nil && training && step <= min(order.count - 1, 1000) {
+                example = order[(position + step) % order.count]
+                readable = try decode(example)
+                step += 1
             }
+            guard let decoded = readable else {
+                if training { throw DataError(source.name, "has no readable image near example \(order[position]) (\(skipped.entries.count) skipped)") }
+                continue
+            }
+            let row = count
+            count += 1
             let image = preprocessing.geometry(decoded, training: training, random: random, index: example)
             let produced = Shape(channels: image.channels, height: image.height, width: image.width)
             guard produced == shape else {
@@ -205,5 +236,17 @@ private final class BatchQueue: @unchecked Sendable {
         condition.broadcast()
         while running > 0 { condition.wait() }
         condition.unlock()
+    }
+}
+
+/// The examples a loader skipped, shared by its worker threads.
+private final class SkipLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var reasons: [Int: String] = [:]
+
+    func record(_ example: Int, _ reason: String) { lock.withLock { reasons[example] = reasons[example] ?? reason } }
+
+    var entries: [(example: Int, reason: String)] {
+        lock.withLock { reasons.sorted { $0.key < $1.key }.map { (example: $0.key, reason: $0.value) } }
     }
 }

@@ -46,14 +46,16 @@ public enum Datasets {
         }
         let hasIDX = ["train-images-idx3-ubyte", "train-images-idx3-ubyte.gz"].contains { access("\(nameOrPath)/\($0)", F_OK) == 0 }
         if !hasIDX {
-            // An image folder: root/train/CLASS and root/val/CLASS (or root/test), or root/CLASS.
+            // An image folder: root/train/CLASS and root/val/CLASS (or root/test), or root/CLASS;
+            // a validation split may also be ILSVRC's flat folder with a labels file.
             if ImageFolder.isDirectory("\(nameOrPath)/train") {
                 let training = try ImageFolder(root: "\(nameOrPath)/train")
-                let split = ["val", "test"].first { ImageFolder.isDirectory("\(nameOrPath)/\($0)") }
-                return Splits(training: training,
-                              test: try split.map { s throws(DataError) in try ImageFolder(root: "\(nameOrPath)/\(s)", classNames: training.classNames) })
+                guard let split = ["val", "test"].first(where: { ImageFolder.isDirectory("\(nameOrPath)/\($0)") }) else {
+                    return Splits(training: training, test: nil)
+                }
+                return Splits(training: training, test: try folder("\(nameOrPath)/\(split)", classNames: training.classNames))
             }
-            return Splits(training: try ImageFolder(root: nameOrPath), test: nil)
+            return Splits(training: try folder(nameOrPath, classNames: nil), test: nil)
         }
         // IDX files carry no class names: Fashion-MNIST's when the path says so, digits otherwise.
         let classNames = nameOrPath.lowercased().contains("fashion") ? FashionMNIST.classNames : (0..<10).map(String.init)
@@ -61,5 +63,14 @@ public enum Datasets {
         let hasTest = access("\(nameOrPath)/t10k-images-idx3-ubyte.gz", F_OK) == 0 || access("\(nameOrPath)/t10k-images-idx3-ubyte", F_OK) == 0
         return Splits(training: training,
                       test: hasTest ? try IDXDataset(directory: nameOrPath, prefix: "t10k", classNames: classNames) : nil)
+    }
+
+    /// `root/CLASS/*.jpg`, or a flat folder of images with a labels file (ILSVRC-2012's
+    /// validation layout, `LabeledFolder`).
+    static func folder(_ path: String, classNames: [String]?) throws(DataError) -> any ImageSource {
+        if !ImageFolder.hasSubfolders(path), let labels = LabeledFolder.findLabels(for: path) {
+            return try LabeledFolder(directory: path, labels: labels, classNames: classNames)
+        }
+        return try ImageFolder(root: path, classNames: classNames)
     }
 }

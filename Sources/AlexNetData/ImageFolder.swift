@@ -24,10 +24,7 @@ public struct ImageFolder: ImageSource {
         var files: [String] = [], labels: [Int] = []
         for (label, name) in classes.enumerated() {
             let folder = "\(root)/\(name)"
-            let images = try Self.entries(of: folder).filter { entry in
-                let dot = entry.lastIndex(of: ".")
-                return dot.map { Self.extensions.contains(entry[entry.index(after: $0)...].lowercased()) } ?? false
-            }.sorted()
+            let images = try Self.entries(of: folder).filter(Self.isImageName).sorted()
             guard !images.isEmpty else { throw DataError(folder, "holds no .jpg, .jpeg or .png images") }
             files += images.map { "\(folder)/\($0)" }
             labels += Array(repeating: label, count: images.count)
@@ -45,6 +42,16 @@ public struct ImageFolder: ImageSource {
 
     public func image(at index: Int, shorterSideAtLeast shorterSide: Int) throws(DataError) -> Image {
         try ImageCodec.read(path: files[index], shorterSideAtLeast: shorterSide)
+    }
+
+    /// True for names ending in .jpg, .jpeg or .png, in any case.
+    static func isImageName(_ name: String) -> Bool {
+        name.lastIndex(of: ".").map { extensions.contains(name[name.index(after: $0)...].lowercased()) } ?? false
+    }
+
+    /// True when `path` holds at least one folder (class folders), not only files.
+    static func hasSubfolders(_ path: String) -> Bool {
+        ((try? entries(of: path)) ?? []).contains { isDirectory("\(path)/\($0)") }
     }
 
     static func list(_ names: [String]) -> String {

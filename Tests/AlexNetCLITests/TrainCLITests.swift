@@ -78,6 +78,21 @@ func temporaryDirectory(_ tag: String) throws -> String {
                 "\(wrong.error)")
         let missing = try alexnet(["predict", "--checkpoint", "\(out)/last.safetensors", "\(out)/nothing.png"])
         #expect(missing.status != 0 && missing.error.contains("nothing.png"), "\(missing.error)")
+        // An image folder of ten classes (three test images each) with one broken file: refused
+        // naming it, then evaluated without it under --skip-bad-images.
+        let folder = "\(out)/folder"
+        for k in 0..<10 {
+            try FileManager.default.createDirectory(atPath: "\(folder)/class\(k)", withIntermediateDirectories: true)
+            for i in 0..<3 {
+                try Data(ImageCodec.encodePNG(try test.image(at: k * 3 + i))).write(to: URL(fileURLWithPath: "\(folder)/class\(k)/\(i).png"))
+            }
+        }
+        try Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0]).write(to: URL(fileURLWithPath: "\(folder)/class4/broken.png"))
+        let strict = try alexnet(["evaluate", "--checkpoint", "\(out)/last.safetensors", "--data", folder])
+        #expect(strict.status != 0 && strict.error.contains("class4/broken.png"), "\(strict.error)")
+        let lenient = try alexnet(["evaluate", "--checkpoint", "\(out)/last.safetensors", "--data", folder, "--skip-bad-images"])
+        #expect(lenient.status == 0 && lenient.output.contains("(30 test images)") && lenient.output.contains("skipped 1 unreadable image"),
+                "\(lenient.output) \(lenient.error)")
     }
 
     /// SIGKILL at arbitrary moments while checkpoints are written every step: whatever is at

@@ -19,9 +19,10 @@ struct CountingSource: ImageSource {
 @Suite struct DataLoaderTests {
     let shape = Shape(channels: 1, height: 2, width: 2)
 
-    func loader(_ source: CountingSource, batch: Int = 4, training: Bool = true, seed: UInt64 = 9, workers: Int = 2) throws -> DataLoader {
+    func loader(_ source: CountingSource, batch: Int = 4, training: Bool = true, seed: UInt64 = 9, workers: Int = 2,
+                skip: Bool = false) throws -> DataLoader {
         try DataLoader(source: source, preprocessing: Preprocessing(channels: 1, scale: 1), shape: shape, batchSize: batch,
-                       training: training, seed: seed, workers: workers, prefetch: 2)
+                       training: training, seed: seed, workers: workers, prefetch: 2, skipBadImages: skip)
     }
 
     /// The example indices of a batch (pixel values are the indices).
@@ -77,6 +78,29 @@ struct CountingSource: ImageSource {
             error = failure
         }
         #expect(error?.source == "counting/17.png")
+    }
+
+    /// --skip-bad-images: training batches stay full, the next examples of the order standing in
+    /// (the same whatever the worker count); evaluation leaves the bad ones out. Each is counted once.
+    @Test func skippingBadImages() throws {
+        let source = CountingSource(count: 40, broken: [3, 17, 18])
+        let training = try loader(source, workers: 3, skip: true)
+        let batches = Array(training.batches(epoch: 0))
+        #expect(batches.count == 10 && batches.allSatisfy { $0.count == 4 })
+        let seen = batches.flatMap(examples)
+        #expect(!seen.contains(3) && !seen.contains(17) && !seen.contains(18))
+        #expect(seen == Array(try loader(source, workers: 1, skip: true).batches(epoch: 0)).flatMap(examples))
+        for batch in batches { #expect(examples(batch).map { $0 % 3 } == batch.labels) }
+        #expect(training.skippedImages.map(\.example) == [3, 17, 18])
+        #expect(training.skippedImages[0].reason == "counting/3.png: is truncated")
+
+        let evaluation = try loader(source, training: false, skip: true)
+        let kept = Array(evaluation.batches(epoch: 0)).flatMap(examples)
+        #expect(kept == (0..<40).filter { ![3, 17, 18].contains($0) })
+        #expect(evaluation.skippedImages.count == 3)
+        // Everything bad: training has nothing to stand in, and says so.
+        let hopeless = try loader(CountingSource(count: 8, broken: Set(0..<8)), skip: true)
+        #expect(throws: DataError.self) { try hopeless.batch(epoch: 0, index: 0) }
     }
 
     @Test func stoppingMidEpochReturnsPromptly() throws {

@@ -75,6 +75,11 @@ import Testing
 @Suite struct ImageFolderTests {
     func folder(_ layout: [String: [String]]) throws -> String {
         let root = try IDXFixture.directory()
+        try makeFolder(layout, in: root)
+        return root
+    }
+
+    func makeFolder(_ layout: [String: [String]], in root: String) throws {
         for (name, files) in layout {
             try FileManager.default.createDirectory(atPath: "\(root)/\(name)", withIntermediateDirectories: true)
             for file in files {
@@ -84,7 +89,6 @@ import Testing
                 try Data(bytes).write(to: URL(fileURLWithPath: "\(root)/\(name)/\(file)"))
             }
         }
-        return root
     }
 
     @Test func classesAreSortedFoldersAndOtherFilesAreIgnored() throws {
@@ -118,6 +122,55 @@ import Testing
         try Data([0x89, 0x50, 0x4E, 0x47]).write(to: URL(fileURLWithPath: "\(broken)/cat/2.png"))
         let source = try ImageFolder(root: broken)
         #expect(throws: DataError.self) { try source.image(at: 1) }
+    }
+}
+
+/// ILSVRC-2012's validation layout: a flat folder of images and a labels file.
+@Suite struct LabeledFolderTests {
+    func flatFolder(_ names: [String], in root: String) throws {
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let image = Image(width: 5, height: 4, channels: 3, pixels: Array(repeating: 90, count: 60))
+        for name in names { try Data(ImageCodec.encodeJPEG(image)).write(to: URL(fileURLWithPath: "\(root)/\(name)")) }
+    }
+
+    @Test func readsCaffeAndKaggleLabelFiles() throws {
+        let root = try IDXFixture.directory()
+        try ImageFolderTests().makeFolder(["train/n01": ["a.png"], "train/n02": ["b.png"], "train/n03": ["c.png"]], in: root)
+        try flatFolder(["ILSVRC2012_val_00000002.JPEG", "ILSVRC2012_val_00000001.JPEG", "notes.txt"], in: "\(root)/val")
+        // Kaggle's CSV beside train/ and val/: synsets, mapped through the training classes.
+        try "ImageId,PredictionString\nILSVRC2012_val_00000002,n03 1 2 3 4 n03 5 6 7 8\nILSVRC2012_val_00000001,n01 0 0 1 1\n"
+            .write(toFile: "\(root)/LOC_val_solution.csv", atomically: true, encoding: .utf8)
+        let splits = try Datasets.open(root)
+        let validation = try #require(splits.test)
+        #expect(validation.count == 2 && validation.classNames == ["n01", "n02", "n03"])
+        #expect((0..<2).map(validation.label(at:)) == [0, 2], "sorted by file: val_1 is n01, val_2 is n03")
+        #expect(try validation.image(at: 1).width == 5)
+        // Caffe's val.txt inside the folder, numeric labels, takes precedence over the CSV above.
+        try "ILSVRC2012_val_00000001.JPEG 1\nILSVRC2012_val_00000002.JPEG 0\n".write(toFile: "\(root)/val/val.txt", atomically: true, encoding: .utf8)
+        let caffe = try #require(try Datasets.open(root).test)
+        #expect((0..<2).map(caffe.label(at:)) == [1, 0])
+        // Alone (evaluate --data root/val), the classes come from the file.
+        let alone = try Datasets.open("\(root)/val").training
+        #expect(alone.classNames == ["0", "1"] && alone.count == 2)
+    }
+
+    @Test func badLabelFilesNameTheLine() throws {
+        let root = try IDXFixture.directory()
+        try flatFolder(["x.jpg", "y.jpg"], in: root)
+        func error(_ text: String, classes: [String]? = ["n01", "n02"]) -> String {
+            try? text.write(toFile: "\(root)/labels.txt", atomically: true, encoding: .utf8)
+            do {
+                _ = try LabeledFolder(directory: root, labels: "\(root)/labels.txt", classNames: classes)
+                return "accepted"
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(error("x.jpg 0\nz.jpg 1\n").contains("line 2 names z.jpg, which is not an image in"))
+        #expect(error("x.jpg 0\ny.jpg 5\n").contains("line 2 has label 5, outside 0..<2"))
+        #expect(error("x.jpg n01\ny.jpg n09\n").contains("line 2 has class 'n09', which the training split does not have"))
+        #expect(error("65\n970\n").contains("line 1 '65' is not 'FILE LABEL' (a label without a file name: the devkit's ground truth uses ILSVRC ids"))
+        #expect(error("").contains("lists no labels"))
     }
 }
 
