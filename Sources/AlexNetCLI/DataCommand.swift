@@ -151,8 +151,9 @@ struct DataCommand: ParsableCommand {
             let start = ProgressDisplay.seconds()
             var images = 0
             for _ in 0..<min(batches, loader.batchesPerEpoch - 1) {
-                guard let next = try stream.nextBatch() else { break }
+                guard var next = try stream.nextBatch() else { break }
                 images += next.count
+                loader.recycle(&next)  // as the trainer does
             }
             let seconds = ProgressDisplay.seconds() - start
             stream.stop()

@@ -1,6 +1,10 @@
 import AlexNetCore
 import Foundation
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// One batch: `input` is always `[batchSize] + shape` so that a plan compiled for that batch
 /// size can take it; when the epoch's last batch is short, `count` says how many rows are real
 /// and the rest are zeros (their labels are 0 and must be ignored).
@@ -37,6 +41,7 @@ public final class DataLoader: Sendable {
     /// so batches stay full and deterministic; in evaluation the batch is one row shorter.
     public let skipBadImages: Bool
     private let skipped = SkipLog()
+    private let pool = BatchPool()
 
     /// The examples skipped so far (each once), with why, in index order.
     public var skippedImages: [(example: Int, reason: String)] { skipped.entries }
@@ -101,7 +106,7 @@ public final class DataLoader: Sendable {
         precondition(index >= 0 && available > 0, "DataLoader: batch \(index) is past the end of the epoch")
         let random = Philox(seed: seed, stream: RandomStream.augmentation(step: UInt64(epoch)))
         let size = shape.elementCount
-        var scalars = [Float](repeating: 0, count: batchSize * size)
+        var scalars = pool.take() ?? Self.uninitializedBatch(batchSize * size)
         var labels = [Int](repeating: 0, count: batchSize)
         var count = 0
         for position in start..<(start + available) {
@@ -131,8 +136,38 @@ public final class DataLoader: Sendable {
             }
             labels[row] = source.label(at: example)
         }
+        // Rows past `count` (a short last batch, or skipped images) are zeros.
+        scalars.withUnsafeMutableBufferPointer { buffer in
+            (buffer.baseAddress! + count * size).update(repeating: 0, count: (batchSize - count) * size)
+        }
         return Batch(epoch: epoch, index: index, count: count,
                      input: Tensor(shape: [batchSize] + shape.dimensions, scalars: scalars), labels: labels)
+    }
+
+    /// Gives a used batch's input memory back for the next batches to fill, which saves the
+    /// kernel zeroing fresh pages for every batch (a fifth of the loader's time on JPEGs).
+    /// `batch.input` is empty afterwards. Optional: a batch never given back is simply freed.
+    public func recycle(_ batch: inout Batch) {
+        var scalars: [Float] = []
+        swap(&scalars, &batch.input.scalars)
+        guard scalars.count == batchSize * shape.elementCount else { return }
+        pool.put(scalars, keeping: prefetch + workers + 1)
+    }
+
+    /// An array for a batch whose every element the caller writes. A batch is tens of
+    /// megabytes, so it is a fresh mapping each time: rather than zeroing it and then taking a
+    /// page fault every 4 KiB, it asks for transparent huge pages (2 MiB) first.
+    static func uninitializedBatch(_ count: Int) -> [Float] {
+        [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let bytes = count * MemoryLayout<Float>.stride
+            if bytes >= 4 << 20, let base = buffer.baseAddress {
+                let page = 2 << 20
+                let start = (Int(bitPattern: base) + page - 1) / page * page
+                let end = (Int(bitPattern: base) + bytes) / page * page
+                if end > start { _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_HUGEPAGE) }
+            }
+            initialized = count
+        }
     }
 
     /// The batches of `epoch` from batch `first` on, prepared by the workers.
@@ -248,5 +283,18 @@ private final class SkipLog: @unchecked Sendable {
 
     var entries: [(example: Int, reason: String)] {
         lock.withLock { reasons.sorted { $0.key < $1.key }.map { (example: $0.key, reason: $0.value) } }
+    }
+}
+
+/// Batch-sized arrays given back by the consumer, for the workers to fill again. An array still
+/// shared with the consumer is copied on write, as any Swift array is, so reuse is always safe.
+private final class BatchPool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var arrays: [[Float]] = []
+
+    func take() -> [Float]? { lock.withLock { arrays.popLast() } }
+
+    func put(_ array: [Float], keeping limit: Int) {
+        lock.withLock { if arrays.count < limit { arrays.append(array) } }
     }
 }

@@ -79,9 +79,9 @@ public enum ImageCodec {
         // The smallest of 1/8, 1/4, 1/2 that keeps the shorter side long enough, else full size.
         if let wanted = shorterSideAtLeast, wanted > 0 {
             let shorter = Int(min(width, height))
-            if let denominator = [8, 4, 2].first(where: { (shorter + $0 - 1) / $0 >= wanted }) {
-                width = Int32((Int(width) + denominator - 1) / denominator)
-                height = Int32((Int(height) + denominator - 1) / denominator)
+            if let eighths = [1, 2, 4].first(where: { (shorter * $0 + 7) / 8 >= wanted }) {
+                width = Int32((Int(width) * eighths + 7) / 8)
+                height = Int32((Int(height) * eighths + 7) / 8)
             }
         }
         let isGray = colorspace == Int32(TJCS_GRAY.rawValue)

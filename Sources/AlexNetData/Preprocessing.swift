@@ -120,7 +120,14 @@ public struct Preprocessing: Codable, Sendable, Equatable {
                         target[p] = (Float(pixels[p * c + channel]) * scale + shift[channel] - meanImage[channel * plane + p]) * inverse
                     }
                 } else {
-                    for p in 0..<plane { target[p] = (Float(pixels[p * c + channel]) * scale + offset) * inverse }
+                    // Every byte maps to one float: a 256-entry table per channel, the same
+                    // arithmetic as the formula, looked up instead of recomputed per pixel.
+                    var table = [Float](repeating: 0, count: 256)
+                    for value in 0..<256 { table[value] = (Float(value) * scale + offset) * inverse }
+                    table.withUnsafeBufferPointer { lookup in
+                        let source = pixels.baseAddress! + channel
+                        for p in 0..<plane { target[p] = lookup[Int(source[p * c])] }
+                    }
                 }
             }
         }

@@ -85,10 +85,11 @@ public final class Trainer {
             observer?.epochStarted(epoch: epoch, epochs: configuration.epochs, batches: batches, firstBatch: run.batch)
             let stream = training.batches(epoch: epoch, from: run.batch)
             var stepStart = DispatchTime.now().uptimeNanoseconds
-            while let batch = try stream.nextBatch() {
+            while var batch = try stream.nextBatch() {
                 let rate = configuration.schedule.learningRate(epoch: epoch, step: run.step)
                 optimizer.learningRate = rate
                 let loss = plan.computeGradients(input: batch.input, labels: batch.labels, step: UInt64(run.step))
+                training.recycle(&batch)
                 guard loss.isFinite else {
                     stream.stop()
                     throw TrainingError.nonFiniteLoss(loss: loss, epoch: epoch, batch: batch.index, step: run.step,
@@ -178,9 +179,10 @@ public enum Evaluation {
         var metrics = Metrics(classes: classes)
         let stream = loader.batches(epoch: 0)
         let batches = loader.batchesPerEpoch
-        while let batch = try stream.nextBatch() {
+        while var batch = try stream.nextBatch() {
             progress(batch.index, batches)
             var scores = plan.infer(batch.input).scalars
+            loader.recycle(&batch)
             Metrics.softmax(&scores, rows: batch.count, classes: classes)
             scores.withUnsafeBufferPointer { metrics.add(probabilities: $0, labels: batch.labels[...], rows: batch.count) }
         }

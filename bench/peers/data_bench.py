@@ -2,7 +2,7 @@
 """The loader benchmarks of issue 4 in torchvision, for comparison with `alexnet data bench`.
 
     .venv-peers/bin/pip install torchvision pillow
-    .venv-peers/bin/python bench/peers/data_bench.py make-jpegs /tmp/jpegs   # once: 1024 JPEGs of 500x375
+    .venv-peers/bin/python bench/peers/data_bench.py make-jpegs /tmp/jpegs --count 4096   # once: JPEGs of 500x375
     .venv-peers/bin/python bench/peers/data_bench.py fashion --workers 2
     .venv-peers/bin/python bench/peers/data_bench.py folder /tmp/jpegs --workers 2
 
@@ -67,10 +67,11 @@ def main():
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--count", type=int, default=1024, help="make-jpegs: how many")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.what == "make-jpegs":
-        return make_jpegs(args.path or "/tmp/jpegs")
+        return make_jpegs(args.path or "/tmp/jpegs", count=args.count)
     if args.what == "fashion":
         dataset = torchvision.datasets.FashionMNIST(fashion_root(), train=True, transform=T.Compose([T.Resize(224), T.ToTensor()]))
     else:
