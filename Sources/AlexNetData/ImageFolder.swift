@@ -5,7 +5,7 @@ import Glibc
 /// torchvision's ImageFolder layout (SPEC.md section 6): `root/CLASS/*.jpg|jpeg|png`, classes
 /// sorted by name give the label indices. Files with other extensions are ignored; images are
 /// decoded when read, so listing a folder is cheap.
-public struct ImageFolder: ImageSource {
+public struct ImageFolder: ImageFiles {
     public static let extensions: Set<String> = ["jpg", "jpeg", "png"]
 
     public let root: String
@@ -36,13 +36,6 @@ public struct ImageFolder: ImageSource {
     }
 
     public var name: String { root }
-    public var count: Int { files.count }
-    public func label(at index: Int) -> Int { labels[index] }
-    public func image(at index: Int) throws(DataError) -> Image { try ImageCodec.read(path: files[index]) }
-
-    public func image(at index: Int, shorterSideAtLeast shorterSide: Int) throws(DataError) -> Image {
-        try ImageCodec.read(path: files[index], shorterSideAtLeast: shorterSide)
-    }
 
     /// True for names ending in .jpg, .jpeg or .png, in any case.
     static func isImageName(_ name: String) -> Bool {
@@ -75,5 +68,21 @@ public struct ImageFolder: ImageSource {
             if !name.hasPrefix(".") { names.append(name) }
         }
         return names
+    }
+}
+
+/// A source whose examples are image files on disk with known labels (`ImageFolder`,
+/// `LabeledFolder`): decoding reads the file, with scaled JPEG decoding when asked.
+public protocol ImageFiles: ImageSource {
+    var files: [String] { get }
+    var labels: [Int] { get }
+}
+
+extension ImageFiles {
+    public var count: Int { files.count }
+    public func label(at index: Int) -> Int { labels[index] }
+    public func image(at index: Int) throws(DataError) -> Image { try ImageCodec.read(path: files[index]) }
+    public func image(at index: Int, shorterSideAtLeast shorterSide: Int) throws(DataError) -> Image {
+        try ImageCodec.read(path: files[index], shorterSideAtLeast: shorterSide)
     }
 }

@@ -12,7 +12,7 @@ import Glibc
 /// Class names come from the training split when given (its folder names are the synsets, in
 /// sorted order, so index k means the same on both sides); otherwise they are the sorted synsets
 /// of the file, or the indices for numeric labels.
-public struct LabeledFolder: ImageSource {
+public struct LabeledFolder: ImageFiles {
     /// Label files looked for, in this order, in the folder and then in its parent.
     public static let labelFileNames = ["LOC_val_solution.csv", "val.txt", "labels.txt"]
 
@@ -96,10 +96,4 @@ public struct LabeledFolder: ImageSource {
     }
 
     public var name: String { directory }
-    public var count: Int { files.count }
-    public func label(at index: Int) -> Int { labels[index] }
-    public func image(at index: Int) throws(DataError) -> Image { try ImageCodec.read(path: files[index]) }
-    public func image(at index: Int, shorterSideAtLeast shorterSide: Int) throws(DataError) -> Image {
-        try ImageCodec.read(path: files[index], shorterSideAtLeast: shorterSide)
-    }
 }
