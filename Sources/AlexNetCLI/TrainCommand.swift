@@ -31,7 +31,7 @@ struct TrainCommand: ParsableCommand {
     var preset = "quick"
     @Option(name: .shortAndLong, help: ArgumentHelp("A model preset or network file (default: the preset's).", valueName: "name|file"))
     var model: String?
-    @Option(help: ArgumentHelp("Dataset: fashion-mnist or a directory of IDX files (default: the preset's).", valueName: "name|dir"))
+    @Option(help: ArgumentHelp("Dataset: fashion-mnist, cifar10, CIFAR-10's .tar.gz, or a directory (IDX files, CIFAR-10 batches, an image folder with train/ and val/) (default: the preset's).", valueName: "name|dir"))
     var data: String?
     @Option(help: "Epochs to train in all.") var epochs: Int?
     @Option(help: "Examples per step.") var batch: Int?

@@ -79,9 +79,14 @@ struct ExportCommand: ParsableCommand {
         commandName: "export",
         abstract: "Write a trained network for other tools: ONNX, or safetensors weights.",
         discussion: """
-            --format onnx writes the whole network (IR 7, opset 13) with its weights: input             `input` [batch, C, H, W], outputs `logits` and `probabilities`; the class names and             the preprocessing are in the model's metadata. It runs in ONNX Runtime, TensorRT,             OpenVINO, and opens in netron.
+            --format onnx writes the whole network (IR 7, opset 13) with its weights: input \
+            `input` [batch, C, H, W], outputs `logits` and `probabilities`; the class names and \
+            the preprocessing are in the model's metadata. It runs in ONNX Runtime, TensorRT, \
+            OpenVINO, and opens in netron.
 
-            --format safetensors writes the parameters and batch-norm statistics under the             network's layer names (torchvision's for --model torchvision), loadable in PyTorch             with safetensors.torch.load_file.
+            --format safetensors writes the parameters and batch-norm statistics under the \
+            network's layer names (torchvision's for --model torchvision), loadable in PyTorch \
+            with safetensors.torch.load_file.
 
             Without --format the extension of --out decides (.onnx or .safetensors).
             """)
