@@ -55,6 +55,12 @@ public struct CIFAR10: ImageSource {
     /// The official `cifar-10-binary.tar.gz` (or its unpacked `.tar`), read without unpacking:
     /// the training split from `data_batch_1..5.bin`, the test split from `test_batch.bin`.
     public static func archive(_ path: String) throws(DataError) -> (training: CIFAR10, test: CIFAR10) {
+        // The official archive is 170 MB (185 MB unpacked); anything far larger is another
+        // archive (an ImageNet tar, say), not worth reading into memory to find that out.
+        var status = stat()
+        if stat(path, &status) == 0, status.st_size > 1 << 30 {
+            throw DataError(path, "is \(Int(status.st_size) >> 20) MiB: not CIFAR-10's binary archive (170 MB), the only archive read as a dataset; unpack other archives into folders")
+        }
         let bytes = try IDX.contents(of: path)
         let entries = try Tar.entries(bytes, source: path)
         func member(_ name: String) -> (source: String, bytes: ArraySlice<UInt8>)? {

@@ -103,20 +103,23 @@ public final class Downloader: @unchecked Sendable {
             var attempts = 0
             while attempts < attemptsPerURL {
                 attempts += 1
-                let before = Self.size(of: partial)
-                if resumedAt == nil { resumedAt = before }
+                var started: Int?
                 do throws(TransferError) {
-                    try transfer(url, to: partial, name: file.name, expectedSize: file.size)
+                    try transfer(url, to: partial, name: file.name, expectedSize: file.size, startedAt: &started)
+                    if resumedAt == nil { resumedAt = started }
                 } catch {
+                    if resumedAt == nil { resumedAt = started }
                     failures.append("\(url): \(error.message)")
                     // Retry the same address only if this attempt got somewhere.
-                    if error.retryable && Self.size(of: partial) > before { continue }
+                    if error.retryable && error.received > 0 { continue }
                     break
                 }
                 let sum = try Self.sha256(ofFile: partial)
                 guard sum == file.sha256 else {
+                    // A stale mirror or a proxy's error page: drop it, try the next address.
                     unlink(partial)
-                    throw DataError(target, "downloaded from \(url) has SHA-256 \(sum), not the expected \(file.sha256): the file was deleted; run again to retry")
+                    failures.append("\(url): the file's SHA-256 is \(sum), not the expected \(file.sha256); it was deleted")
+                    break
                 }
                 guard rename(partial, target) == 0 else {
                     throw DataError(target, "cannot be put in place: \(String(cString: strerror(errno)))")
@@ -132,13 +135,20 @@ public final class Downloader: @unchecked Sendable {
     struct TransferError: Error {
         var message: String
         var retryable: Bool
+        /// Bytes this attempt added to the partial file.
+        var received = 0
     }
 
-    /// One HTTP request appending to `partial` from its current size.
-    private func transfer(_ url: String, to partial: String, name: String, expectedSize: Int?) throws(TransferError) {
+    /// One HTTP request appending to `partial` from its current size; `startedAt` is where
+    /// the server's bytes began (0 when it ignored the range and sent the whole file).
+    private func transfer(_ url: String, to partial: String, name: String, expectedSize: Int?,
+                          startedAt: inout Int?) throws(TransferError) {
         guard let address = URL(string: url) else { throw TransferError(message: "not a valid URL", retryable: false) }
         let offset = Self.size(of: partial)
-        if let expectedSize, offset == expectedSize { return }  // complete from an earlier run: just verify
+        if let expectedSize, offset == expectedSize {  // complete from an earlier run: just verify
+            startedAt = offset
+            return
+        }
         var request = URLRequest(url: address, timeoutInterval: timeout)
         if offset > 0 { request.setValue("bytes=\(offset)-", forHTTPHeaderField: "Range") }
         let receiver = Receiver(path: partial, offset: offset, name: name, expectedSize: expectedSize, progress: progress)
@@ -146,7 +156,11 @@ public final class Downloader: @unchecked Sendable {
         session.dataTask(with: request).resume()
         receiver.done.wait()
         session.finishTasksAndInvalidate()
-        if let failure = receiver.failure { throw failure }
+        if receiver.responded { startedAt = receiver.offset }
+        if var failure = receiver.failure {
+            failure.received = receiver.written
+            throw failure
+        }
     }
 
     /// Writes what a data task receives, checking the status and where the body starts.
@@ -159,6 +173,7 @@ public final class Downloader: @unchecked Sendable {
         let progress: (@Sendable (String, Int, Int?) -> Void)?
         var descriptor: Int32 = -1
         var failure: TransferError?
+        var responded = false
         let done = DispatchSemaphore(value: 0)
 
         init(path: String, offset: Int, name: String, expectedSize: Int?, progress: (@Sendable (String, Int, Int?) -> Void)?) {
@@ -180,6 +195,8 @@ public final class Downloader: @unchecked Sendable {
                     failure = TransferError(message: "asked for bytes from \(offset), got the range '\(range)'", retryable: false)
                     return completionHandler(.cancel)
                 }
+                // "bytes FROM-TO/TOTAL": the whole file's size, not just this part's.
+                if let whole = range.split(separator: "/").last.flatMap({ Int($0) }) { total = whole }
                 flags |= O_APPEND
             case 200:
                 offset = 0  // the server sent the whole file: start over
@@ -191,7 +208,10 @@ public final class Downloader: @unchecked Sendable {
                 failure = TransferError(message: "HTTP status \(status)", retryable: status >= 500)
                 return completionHandler(.cancel)
             }
-            if response.expectedContentLength > 0 { total = offset + Int(response.expectedContentLength) }
+            // What this server promises: a 200's length, a 206's "/TOTAL" (taken above); the
+            // catalogue's size only when the server says nothing.
+            if status == 200, response.expectedContentLength > 0 { total = Int(response.expectedContentLength) }
+            responded = true
             descriptor = open(path, flags, 0o644)
             guard descriptor >= 0 else {
                 failure = TransferError(message: "\(path) cannot be written: \(String(cString: strerror(errno)))", retryable: false)

@@ -23,9 +23,17 @@ public enum Gzip {
         var status: Int32 = Z_OK
         var input = bytes
         input.withUnsafeMutableBufferPointer { inputBuffer in
-            stream.next_in = inputBuffer.baseAddress
-            stream.avail_in = UInt32(inputBuffer.count)
+            // zlib counts input in 32 bits: feed it in pieces of at most 1 GiB.
+            var fed = 0
+            func feed() {
+                let piece = min(inputBuffer.count - fed, 1 << 30)
+                stream.next_in = inputBuffer.baseAddress! + fed
+                stream.avail_in = UInt32(piece)
+                fed += piece
+            }
+            feed()
             while status == Z_OK {
+                if stream.avail_in == 0 && fed < inputBuffer.count { feed() }
                 if produced == output.count { output += [UInt8](repeating: 0, count: output.count) }
                 output.withUnsafeMutableBufferPointer { outputBuffer in
                     stream.next_out = outputBuffer.baseAddress! + produced

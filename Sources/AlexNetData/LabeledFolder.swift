@@ -24,8 +24,11 @@ public struct LabeledFolder: ImageFiles {
 
     /// The label file for `directory`, if it has one.
     public static func findLabels(for directory: String) -> String? {
-        let parent = directory.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        for folder in [directory, parent.isEmpty ? "." : parent] {
+        var trimmed = directory
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        let parts = trimmed.split(separator: "/", omittingEmptySubsequences: false)
+        let parent = parts.count > 1 ? parts.dropLast().joined(separator: "/") : "."
+        for folder in [trimmed, parent.isEmpty ? "/" : parent] {
             for name in labelFileNames where access("\(folder)/\(name)", F_OK) == 0 { return "\(folder)/\(name)" }
         }
         return nil
@@ -35,7 +38,8 @@ public struct LabeledFolder: ImageFiles {
         let text = String(decoding: try readFile(labelsFile), as: UTF8.self)
         var pairs: [(file: String, label: String, line: Int)] = []
         let isCSV = labelsFile.lowercased().hasSuffix(".csv")
-        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Any line ending, CRLF included (a Character "\r\n" is not "\n").
+        for (number, line) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let trimmed = line.trimmingCharacters(in: " \t\r")
             if trimmed.isEmpty || (isCSV && number == 0 && trimmed.lowercased().hasPrefix("imageid")) { continue }
             let fields = isCSV
@@ -52,10 +56,17 @@ public struct LabeledFolder: ImageFiles {
         // Images by file name, and by name without extension (the CSV gives bare ids).
         let images = try ImageFolder.entries(of: directory).filter(ImageFolder.isImageName)
         var byName: [String: String] = [:]
+        var stems: [String: String] = [:]
         for image in images {
             byName[image] = image
-            if let dot = image.lastIndex(of: ".") { byName[String(image[..<dot]), default: image] = image }
+            guard let dot = image.lastIndex(of: ".") else { continue }
+            let stem = String(image[..<dot])
+            if let other = stems[stem] {
+                throw DataError(directory, "holds both \(other) and \(image): a label for '\(stem)' could mean either")
+            }
+            stems[stem] = image
         }
+        for (stem, image) in stems where byName[stem] == nil { byName[stem] = image }
         let numeric = pairs.allSatisfy { Int($0.label) != nil }
         let classes: [String]
         if let expected {

@@ -35,8 +35,10 @@ public enum Tar {
             switch type {
             case UInt8(ascii: "0"), 0, UInt8(ascii: "7"):
                 var name = longName ?? text(header, at: 0, length: 100)
+                // POSIX ustar ("ustar\0") keeps a path prefix here; GNU tar ("ustar  ") keeps
+                // access and change times.
                 let prefix = text(header, at: 345, length: 155)
-                if longName == nil, !prefix.isEmpty, Array(header[(header.startIndex + 257)..<(header.startIndex + 262)]) == Array("ustar".utf8) {
+                if longName == nil, !prefix.isEmpty, Array(header[(header.startIndex + 257)..<(header.startIndex + 263)]) == Array("ustar\0".utf8) {
                     name = prefix + "/" + name
                 }
                 entries.append(Entry(name: name, range: content))

@@ -68,7 +68,7 @@ import Testing
         defer { server.stop() }
         try Data(payload.prefix(5000).map { $0 ^ 0xFF }).write(to: URL(fileURLWithPath: "\(directory)/data.bin.partial"))
         server.ignoreRanges(true)
-        #expect(try Downloader().fetch(file, into: directory) == .downloaded(resumedAt: 5000))
+        #expect(try Downloader().fetch(file, into: directory) == .downloaded(resumedAt: 0), "started over from byte 0")
         #expect(try contents("\(directory)/data.bin") == payload, "the stale partial bytes were replaced, not kept")
     }
 
@@ -94,6 +94,14 @@ import Testing
         mirrored.urls = [server.baseURL + "missing/data.bin", server.baseURL + "data.bin"]
         #expect(try Downloader().fetch(mirrored, into: directory) == .downloaded(resumedAt: 0))
         #expect(server.requests.map(\.path) == ["missing/data.bin", "data.bin"])
+        // A mirror serving other bytes (stale, or a proxy's page) is dropped for the next one.
+        server.setFile("stale/data2.bin", Array(payload.reversed()))
+        server.setFile("data2.bin", payload)
+        var second = file
+        second.name = "data2.bin"
+        second.urls = [server.baseURL + "stale/data2.bin", server.baseURL + "data2.bin"]
+        #expect(try Downloader().fetch(second, into: directory) == .downloaded(resumedAt: 0))
+        #expect(try contents("\(directory)/data2.bin") == payload)
         var nowhere = file
         nowhere.name = "other.bin"
         nowhere.urls = [server.baseURL + "a/other.bin", server.baseURL + "b/other.bin"]

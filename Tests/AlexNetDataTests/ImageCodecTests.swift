@@ -145,13 +145,17 @@ import Testing
         #expect(validation.count == 2 && validation.classNames == ["n01", "n02", "n03"])
         #expect((0..<2).map(validation.label(at:)) == [0, 2], "sorted by file: val_1 is n01, val_2 is n03")
         #expect(try validation.image(at: 1).width == 5)
-        // Caffe's val.txt inside the folder, numeric labels, takes precedence over the CSV above.
-        try "ILSVRC2012_val_00000001.JPEG 1\nILSVRC2012_val_00000002.JPEG 0\n".write(toFile: "\(root)/val/val.txt", atomically: true, encoding: .utf8)
+        // Caffe's val.txt inside the folder (CRLF line ends here), numeric labels, takes
+        // precedence over the CSV above.
+        try "ILSVRC2012_val_00000001.JPEG 1\r\nILSVRC2012_val_00000002.JPEG 0\r\n".write(toFile: "\(root)/val/val.txt", atomically: true, encoding: .utf8)
         let caffe = try #require(try Datasets.open(root).test)
         #expect((0..<2).map(caffe.label(at:)) == [1, 0])
         // Alone (evaluate --data root/val), the classes come from the file.
-        let alone = try Datasets.open("\(root)/val").training
+        let alone = try Datasets.open("\(root)/val/").training
         #expect(alone.classNames == ["0", "1"] && alone.count == 2)
+        // Two images with one stem: a label for it would be ambiguous.
+        try flatFolder(["ILSVRC2012_val_00000001.png"], in: "\(root)/val")
+        #expect(throws: DataError.self) { try Datasets.open(root) }
     }
 
     @Test func badLabelFilesNameTheLine() throws {
