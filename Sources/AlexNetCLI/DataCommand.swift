@@ -93,15 +93,22 @@ struct DataCommand: ParsableCommand {
         @Option(help: ArgumentHelp("Dataset name or directory.", valueName: "name|dir")) var data = "fashion-mnist"
         @Option(help: ArgumentHelp("Where to write the JSON (default: beside a directory dataset, else stdout only).", valueName: "file"))
         var out: String?
+        @Flag(name: .customLong("skip-bad-images"), help: "Leave out images that cannot be read or decoded (counted) instead of stopping.")
+        var skipBadImages = false
 
         func run() throws {
             let training = try Datasets.open(data).training
             let channels = try training.image(at: 0).channels
             let display = ProgressDisplay()
-            let statistics = try DatasetStatistics.compute(training, channels: channels) { done, total in
+            var skipped: [String] = []
+            let statistics = try DatasetStatistics.compute(training, channels: channels,
+                                                           skipping: skipBadImages ? { skipped.append("\($1)") } : nil) { done, total in
                 display.simpleProgress("stats", done: done, total: total)
             }
             display.finishLine()
+            if !skipped.isEmpty {
+                display.note("skipped \(skipped.count) unreadable image\(skipped.count == 1 ? "" : "s"); the first: \(skipped[0])")
+            }
             let text = try json(statistics)
             print(text)
             let isDirectory = data.contains("/") || data.hasPrefix(".")

@@ -48,10 +48,6 @@ struct EvaluateCommand: ParsableCommand {
         var confusion: [[Int]]
     }
 
-    func validate() throws {
-        if tenCrop && skipBadImages { throw ValidationError("--skip-bad-images does not work with --ten-crop yet") }
-    }
-
     func run() throws {
         let loaded = try model.load()
         guard let dataName = data ?? loaded.data else { throw CLIError("--weights needs --data (an image folder with val/ or test/)") }
@@ -72,7 +68,7 @@ struct EvaluateCommand: ParsableCommand {
             let plan = try CPUBackend(threads: threads).makeInferencePlan(for: network, batchSize: 10, seed: 0)
             try loaded.fill(plan)
             metrics = try TenCrop.evaluate(plan: plan, source: source, preprocessing: preprocessing, shape: network.inputShape,
-                                           classes: classes.count)
+                                           classes: classes.count, skipping: skipBadImages ? { skipped.append("\($1)") } : nil)
         } else {
             let plan = try CPUBackend(threads: threads).makeInferencePlan(for: network, batchSize: batch, seed: 0)
             try loaded.fill(plan)

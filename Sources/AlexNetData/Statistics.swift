@@ -19,12 +19,21 @@ public struct DatasetStatistics: Codable, Sendable, Equatable {
     /// Accumulates over every image of `source` (as decoded, at its own size), calling
     /// `progress(done, total)` now and then.
     public static func compute(_ source: any ImageSource, channels: Int,
+                               skipping: ((Int, DataError) -> Void)? = nil,
                                progress: (Int, Int) -> Void = { _, _ in }) throws(DataError) -> DatasetStatistics {
         var sums = [Double](repeating: 0, count: channels)
         var products = [Double](repeating: 0, count: channels * channels)
         var count = 0
         for index in 0..<source.count {
-            let image = try source.image(at: index).withChannels(channels)
+            let decoded: Image
+            do throws(DataError) {
+                decoded = try source.image(at: index)
+            } catch {
+                guard let skipping else { throw error }
+                skipping(index, error)
+                continue
+            }
+            let image = decoded.withChannels(channels)
             var localSums = [Double](repeating: 0, count: channels)
             var localProducts = [Double](repeating: 0, count: channels * channels)
             image.pixels.withUnsafeBufferPointer { p in

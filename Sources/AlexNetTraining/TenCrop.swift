@@ -7,14 +7,24 @@ import AlexNetData
 /// softmax outputs.
 public enum TenCrop {
     /// Evaluates `source` with a plan whose batch size is 10 (one image's crops per pass).
+    /// With `skipping`, an image that cannot be read is handed to it and left out instead of
+    /// ending the evaluation.
     public static func evaluate(plan: any Plan, source: any ImageSource, preprocessing: Preprocessing, shape: Shape,
-                                classes: Int) throws -> Metrics {
+                                classes: Int, skipping: ((Int, DataError) -> Void)? = nil) throws -> Metrics {
         precondition(plan.batchSize == 10, "TenCrop: the plan must take batches of 10")
         var metrics = Metrics(classes: classes)
         let size = shape.elementCount
         let random = Philox(seed: 0)
         for index in 0..<source.count {
-            let crops = preprocessing.tenCrops(try source.image(at: index))
+            let image: Image
+            do throws(DataError) {
+                image = try source.image(at: index)
+            } catch {
+                guard let skipping else { throw error }
+                skipping(index, error)
+                continue
+            }
+            let crops = preprocessing.tenCrops(image)
             var scalars = [Float](repeating: 0, count: 10 * size)
             for (k, crop) in crops.enumerated() {
                 let produced = Shape(channels: crop.channels, height: crop.height, width: crop.width)

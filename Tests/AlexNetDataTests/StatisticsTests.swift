@@ -34,6 +34,18 @@ struct TwoPixelSource: ImageSource {
         #expect(statistics.pixels == 40 && statistics.eigenvalues?.count == 3)
     }
 
+    /// With skipping, unreadable images are reported and the statistics are those of the rest.
+    @Test func skippingBadImages() throws {
+        let broken = CountingSource(count: 10, broken: [3, 7])
+        #expect(throws: DataError.self) { try DatasetStatistics.compute(broken, channels: 1) }
+        var skipped: [Int] = []
+        let statistics = try DatasetStatistics.compute(broken, channels: 1, skipping: { index, _ in skipped.append(index) })
+        #expect(skipped == [3, 7])
+        let kept = (0..<10).filter { ![3, 7].contains($0) }
+        #expect(statistics.pixels == 4 * kept.count)
+        #expect(abs(statistics.mean[0] - Double(kept.reduce(0, +)) / Double(kept.count) / 255) < 1e-12)
+    }
+
     @Test func eigenDecompositionReconstructsTheMatrix() {
         let matrix: [Double] = [4, 1, 0.5, 1, 3, 0.25, 0.5, 0.25, 2]
         let (values, vectors) = DatasetStatistics.symmetricEigen3(matrix)

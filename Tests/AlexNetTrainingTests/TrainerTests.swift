@@ -177,6 +177,15 @@ enum TrainingFixture {
         let source = StripesSource(count: 4)
         let metrics = try TenCrop.evaluate(plan: plan, source: source, preprocessing: preprocessing, shape: network.inputShape, classes: 3)
         #expect(metrics.count == 4)
+        // An unreadable image is reported and left out when skipping, an error otherwise.
+        let broken = BrokenAt(base: source, index: 2)
+        #expect(throws: DataError.self) {
+            try TenCrop.evaluate(plan: plan, source: broken, preprocessing: preprocessing, shape: network.inputShape, classes: 3)
+        }
+        var skipped: [Int] = []
+        let partial = try TenCrop.evaluate(plan: plan, source: broken, preprocessing: preprocessing, shape: network.inputShape,
+                                           classes: 3, skipping: { index, _ in skipped.append(index) })
+        #expect(partial.count == 3 && skipped == [2])
         var expected = Metrics(classes: 3)
         for index in 0..<4 {
             let crops = preprocessing.tenCrops(try source.image(at: index))
@@ -194,5 +203,19 @@ enum TrainingFixture {
             mean.withUnsafeBufferPointer { expected.add(probabilities: $0, labels: [source.label(at: index)][...], rows: 1) }
         }
         #expect(abs(metrics.loss - expected.loss) < 1e-5 && metrics.top1Correct == expected.top1Correct)
+    }
+}
+
+/// Another source with one example that fails to decode.
+struct BrokenAt: ImageSource {
+    var base: any ImageSource
+    var index: Int
+    var name: String { base.name }
+    var count: Int { base.count }
+    var classNames: [String] { base.classNames }
+    func label(at i: Int) -> Int { base.label(at: i) }
+    func image(at i: Int) throws(DataError) -> Image {
+        if i == index { throw DataError("broken/\(i).png", "is truncated") }
+        return try base.image(at: i)
     }
 }
