@@ -19,6 +19,9 @@ case "$target" in
   image) product=FuzzImage ;;
   *) echo "unknown target '$target': idx, cifar, safetensors or image" >&2; exit 2 ;;
 esac
+# SwiftPM can keep a stale build plan for the parent package (a path dependency) and miss
+# files added there since: dropping the plan makes it look again.
+rm -f Fuzz/.build/debug.yaml Fuzz/.build/build.db
 (cd Fuzz && swift build -c debug --product "$product" --sanitize=fuzzer --sanitize=address)
 corpus=".build-fuzz-corpus/$target"
 crashers="Tests/Fixtures/fuzz/$target"
