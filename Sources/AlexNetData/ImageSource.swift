@@ -19,6 +19,18 @@ extension ImageSource {
     public func image(at index: Int, shorterSideAtLeast shorterSide: Int) throws(DataError) -> Image {
         try image(at: index)
     }
+
+    /// Example `index` decoded; or, when it cannot be and `skipping` is given, nil after
+    /// handing the error to `skipping` (`--skip-bad-images`).
+    public func image(at index: Int, skipping: ((Int, DataError) -> Void)?) throws(DataError) -> Image? {
+        do throws(DataError) {
+            return try image(at: index)
+        } catch {
+            guard let skipping else { throw error }
+            skipping(index, error)
+            return nil
+        }
+    }
 }
 
 extension IDXDataset: ImageSource {

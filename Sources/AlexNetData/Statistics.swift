@@ -25,14 +25,7 @@ public struct DatasetStatistics: Codable, Sendable, Equatable {
         var products = [Double](repeating: 0, count: channels * channels)
         var count = 0
         for index in 0..<source.count {
-            let decoded: Image
-            do throws(DataError) {
-                decoded = try source.image(at: index)
-            } catch {
-                guard let skipping else { throw error }
-                skipping(index, error)
-                continue
-            }
+            guard let decoded = try source.image(at: index, skipping: skipping) else { continue }
             let image = decoded.withChannels(channels)
             var localSums = [Double](repeating: 0, count: channels)
             var localProducts = [Double](repeating: 0, count: channels * channels)

@@ -16,14 +16,7 @@ public enum TenCrop {
         let size = shape.elementCount
         let random = Philox(seed: 0)
         for index in 0..<source.count {
-            let image: Image
-            do throws(DataError) {
-                image = try source.image(at: index)
-            } catch {
-                guard let skipping else { throw error }
-                skipping(index, error)
-                continue
-            }
+            guard let image = try source.image(at: index, skipping: skipping) else { continue }
             let crops = preprocessing.tenCrops(image)
             var scalars = [Float](repeating: 0, count: 10 * size)
             for (k, crop) in crops.enumerated() {
