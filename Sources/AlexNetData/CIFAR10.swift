@@ -44,7 +44,7 @@ public struct CIFAR10: ImageSource {
         var records: [UInt8] = []
         records.reserveCapacity(batches.reduce(0) { $0 + $1.bytes.count })
         for batch in batches {
-            try Self.check(Array(batch.bytes), source: batch.source, classes: classNames.count)
+            try Self.check(batch.bytes, source: batch.source, classes: classNames.count)
             records += batch.bytes
         }
         self.name = name
@@ -82,14 +82,15 @@ public struct CIFAR10: ImageSource {
     }
 
     /// Checks a batch file: whole records, labels naming classes.
-    public static func check(_ bytes: [UInt8], source: String, classes: Int) throws(DataError) {
+    public static func check(_ bytes: ArraySlice<UInt8>, source: String, classes: Int) throws(DataError) {
         guard !bytes.isEmpty else { throw DataError(source, "is empty") }
         guard bytes.count % recordSize == 0 else {
             throw DataError(source, "is \(bytes.count) bytes, not a whole number of \(recordSize)-byte records (truncated?): "
                 + "record \(bytes.count / recordSize) stops after \(bytes.count % recordSize) bytes")
         }
-        for record in 0..<(bytes.count / recordSize) where Int(bytes[record * recordSize]) >= classes {
-            throw DataError(source, "record \(record) (offset \(record * recordSize)) has label \(bytes[record * recordSize]), outside 0..<\(classes)")
+        let start = bytes.startIndex
+        for record in 0..<(bytes.count / recordSize) where Int(bytes[start + record * recordSize]) >= classes {
+            throw DataError(source, "record \(record) (offset \(record * recordSize)) has label \(bytes[start + record * recordSize]), outside 0..<\(classes)")
         }
     }
 

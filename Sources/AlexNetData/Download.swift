@@ -263,18 +263,9 @@ public final class Downloader: @unchecked Sendable {
 
     /// SHA-256 of a file, read in 1 MiB pieces.
     public static func sha256(ofFile path: String) throws(DataError) -> String {
-        guard let file = fopen(path, "rb") else { throw DataError(path, "cannot be opened: \(String(cString: strerror(errno)))") }
-        defer { fclose(file) }
         let hasher = SHA256()
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let read = fread(&chunk, 1, chunk.count, file)
-            chunk.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<read])) }
-            if read < chunk.count {
-                if ferror(file) != 0 { throw DataError(path, "could not be read: \(String(cString: strerror(errno)))") }
-                return hasher.finalize()
-            }
-        }
+        try readChunks(of: path) { hasher.update($0) }
+        return hasher.finalize()
     }
 
     private func makeDirectory(_ path: String) throws(DataError) {

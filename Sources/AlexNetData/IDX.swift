@@ -84,18 +84,24 @@ public enum IDX {
 
 /// Reads a whole file, with errors that name it.
 public func readFile(_ path: String) throws(DataError) -> [UInt8] {
+    var bytes: [UInt8] = []
+    try readChunks(of: path) { bytes += $0 }
+    return bytes
+}
+
+/// Hands a file's bytes to `body` in pieces of 1 MiB, with errors that name it.
+public func readChunks(of path: String, _ body: (UnsafeRawBufferPointer) -> Void) throws(DataError) {
     guard let file = fopen(path, "rb") else {
         throw DataError(path, "cannot be opened: \(String(cString: strerror(errno)))")
     }
     defer { fclose(file) }
-    var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 1 << 20)
     while true {
         let read = fread(&chunk, 1, chunk.count, file)
-        bytes += chunk[0..<read]
+        chunk.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<read])) }
         if read < chunk.count {
             if ferror(file) != 0 { throw DataError(path, "could not be read: \(String(cString: strerror(errno)))") }
-            return bytes
+            return
         }
     }
 }

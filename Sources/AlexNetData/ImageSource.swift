@@ -20,10 +20,12 @@ extension ImageSource {
         try image(at: index)
     }
 
-    /// Example `index` decoded; or, when it cannot be and `skipping` is given, nil after
-    /// handing the error to `skipping` (`--skip-bad-images`).
-    public func image(at index: Int, skipping: ((Int, DataError) -> Void)?) throws(DataError) -> Image? {
+    /// Example `index` decoded (scaled when `shorterSideAtLeast` allows); or, when it cannot be
+    /// and `skipping` is given, nil after handing the error to `skipping` (`--skip-bad-images`).
+    public func image(at index: Int, shorterSideAtLeast shorterSide: Int? = nil,
+                      skipping: ((Int, DataError) -> Void)?) throws(DataError) -> Image? {
         do throws(DataError) {
+            if let shorterSide { return try image(at: index, shorterSideAtLeast: shorterSide) }
             return try image(at: index)
         } catch {
             guard let skipping else { throw error }

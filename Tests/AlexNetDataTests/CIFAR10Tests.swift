@@ -43,7 +43,7 @@ import Testing
         }
         var badLabel = Self.records(2)
         badLabel[3073] = 12
-        #expect(throws: DataError.self) { try CIFAR10.check(badLabel, source: "x", classes: 10) }
+        #expect(throws: DataError.self) { try CIFAR10.check(badLabel[...], source: "x", classes: 10) }
         let badMeta = try directory(train: Self.records(1), test: [], meta: "cat\ndog\n")
         #expect(throws: DataError.self) { try CIFAR10.training(directory: badMeta) }
     }

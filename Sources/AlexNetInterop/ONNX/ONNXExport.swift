@@ -234,8 +234,7 @@ private struct GraphBuilder {
             ])
         case let dropout as Dropout:
             let ratio = "\(name).ratio"
-            var p = dropout.probability
-            withUnsafePointer(to: &p) { initializer(ratio, shape: [], values: UnsafeBufferPointer(start: $0, count: 1)) }
+            [dropout.probability].withUnsafeBufferPointer { initializer(ratio, shape: [], values: $0) }
             node("Dropout", name: name, inputs: [input, ratio], output: name)
         case let norm as BatchNorm:
             node("BatchNormalization", name: name, inputs: [input] + parameters, output: name, [
