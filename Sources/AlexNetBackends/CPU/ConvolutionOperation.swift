@@ -17,6 +17,7 @@ final class ConvolutionOperation: CPUOperation {
     private var reluBackward: BoundPrimitive?
     private var backwardWeights: BoundPrimitive?
     private var weightGradientReorder: BoundPrimitive?
+    private var weightGradientSourceReorder: BoundPrimitive?
     private var backwardData: BoundPrimitive?
     private var dataWeightsReorder: BoundPrimitive?
     private var diffSourceReorder: BoundPrimitive?
@@ -57,14 +58,26 @@ final class ConvolutionOperation: CPUOperation {
             let forward = try PrimitiveDescriptor(&desc, attributes: try Attributes(fusedReLU: fusedReLU != nil),
                                                   engine: engine, what: "convolution '\(layer.name)'")
             guard builder.isTraining else { return (forward, nil, nil) }
-            var source = forward.source.raw, destination = forward.destination.raw
-            var weightsGradientAny = try MemoryDescriptor.any(weightShape).raw
-            var weightsDesc = dnnl_convolution_desc_t()
-            try check(dnnl_convolution_backward_weights_desc_init(
-                &weightsDesc, algorithm, &source, &weightsGradientAny, biasPointer, &destination, strides, padding, padding),
-                "describing the weight gradient of '\(layer.name)'")
-            let weights = try PrimitiveDescriptor(&weightsDesc, attributes: try Attributes(), engine: engine, hint: forward,
-                                                  what: "weight gradient of '\(layer.name)'")
+            var destination = forward.destination.raw
+            // The weight gradient reads the forward's source as it is. Where no fast kernel
+            // takes that layout (oneDNN 2.6 on AVX2 has no jit weight gradient for a plain
+            // 1- or 2-channel first layer, and its reference kernel took 90% of a step), the
+            // source layout is left to oneDNN and the source reordered for it in backward.
+            func weightGradient(source: dnnl_memory_desc_t) throws -> PrimitiveDescriptor {
+                var source = source
+                var weightsGradientAny = try MemoryDescriptor.any(weightShape).raw
+                var weightsDesc = dnnl_convolution_desc_t()
+                try check(dnnl_convolution_backward_weights_desc_init(
+                    &weightsDesc, algorithm, &source, &weightsGradientAny, biasPointer, &destination, strides, padding, padding),
+                    "describing the weight gradient of '\(layer.name)'")
+                return try PrimitiveDescriptor(&weightsDesc, attributes: try Attributes(), engine: engine, hint: forward,
+                                               what: "weight gradient of '\(layer.name)'")
+            }
+            var weights = try weightGradient(source: forward.source.raw)
+            if weights.implementation.hasPrefix("ref"), let other = try? weightGradient(source: sourceAny),
+               !other.implementation.hasPrefix("ref") {
+                weights = other
+            }
             guard !isFirst else { return (forward, weights, nil) }
             var diffSourceAny = try MemoryDescriptor.any([n, c, h, w]).raw
             var weightsForDataAny = try MemoryDescriptor.any(weightShape).raw
@@ -135,6 +148,12 @@ final class ConvolutionOperation: CPUOperation {
 
         implementations.append(backwardWeightsPD!.implementation)
         self.source = source
+        if backwardWeightsPD!.source != forwardPD.source {
+            let reordered = try Activation(backwardWeightsPD!.source, engine: engine)
+            keep.append(reordered)
+            weightGradientSourceReorder = try builder.reorder(from: source, to: reordered.memory, name: "\(name) source reorder for the weight gradient")
+            self.source = reordered.memory
+        }
 
         if let dataPD = backwardDataPD {
             // The data gradient's kernels want the weights in their own blocked layout
@@ -233,6 +252,7 @@ final class ConvolutionOperation: CPUOperation {
     override func backward(_ context: StepContext) {
         let engine = builder.engine
         reluBackward?.execute(engine)
+        weightGradientSourceReorder?.execute(engine)
         backwardWeights?.execute(engine)
         weightGradientReorder?.execute(engine)
         dataWeightsReorder?.execute(engine)
