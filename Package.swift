@@ -12,7 +12,8 @@ let package = Package(
     products: [
         .executable(name: "alexnet", targets: ["AlexNetCLI"]),
         .library(name: "AlexNetFuzzTargets", targets: ["AlexNetFuzzTargets"]),
-        .library(name: "AlexNet", targets: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop", "AlexNetTraining"]),
+        // `import AlexNet`: the whole library and its inference API.
+        .library(name: "AlexNet", targets: ["AlexNet"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,15 +47,18 @@ let package = Package(
             name: "AlexNetTraining",
             dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop"],
             swiftSettings: optimized),
+        // The umbrella: re-exports every library module and holds the inference API
+        // (`TrainedModel`, `Classifier`) that the CLI and other Swift packages use.
+        .target(
+            name: "AlexNet",
+            dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop", "AlexNetTraining"],
+            swiftSettings: optimized),
         // What the libFuzzer harnesses in Fuzz/ run on each input; the tests replay the crashers.
         .target(name: "AlexNetFuzzTargets", dependencies: ["AlexNetData", "AlexNetInterop"], swiftSettings: optimized),
         // The `alexnet` command: one file per subcommand.
         .executableTarget(
             name: "AlexNetCLI",
-            dependencies: [
-                "AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop", "AlexNetTraining",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["AlexNet", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "AlexNetCoreTests", dependencies: ["AlexNetCore"]),
         .testTarget(name: "AlexNetNetworkTests", dependencies: ["AlexNetCore", "AlexNetNetwork"]),
@@ -73,6 +77,7 @@ let package = Package(
         .testTarget(
             name: "AlexNetTrainingTests",
             dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop", "AlexNetTraining"]),
+        .testTarget(name: "AlexNetTests", dependencies: ["AlexNet"]),
         .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI", "AlexNetData", "AlexNetInterop", "AlexNetTestSupport"]),
     ]
 )

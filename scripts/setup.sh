@@ -5,8 +5,7 @@ set -euo pipefail
 
 packages=(
   pkg-config
-  libopenblas-dev      # BLAS for the cpu backend
-  libdnnl-dev          # oneDNN 2.6 for the cpu backend
+  libdnnl-dev          # oneDNN 2.6 for the cpu backend (convolutions, pooling, LRN, sgemm)
   libturbojpeg0-dev    # JPEG decoding
   libpng-dev           # PNG decoding and plots
   zlib1g-dev           # gzip-compressed IDX files

@@ -1,59 +1,147 @@
 import AlexNetCore
 import AlexNetNetwork
 
-/// A backend turns a network description, for one batch size, into an executable `Plan`.
-/// `ReferenceBackend` runs the layers' own plain-Swift math and is the oracle every other
-/// backend is tested against.
-public protocol Backend: Sendable {
+/// What a plan is made for: training plans have backward passes, gradient buffers and optimizer
+/// state; inference plans only run forward in evaluation mode (and need less memory).
+public enum PlanMode: String, Sendable, CaseIterable {
+    case training, inference
+}
+
+/// A backend turns a network description, for one batch size and mode, into an executable
+/// `Plan`. `ReferenceBackend` runs the layers' own plain-Swift math and is the oracle every other
+/// backend is tested against. `Backends` finds one by name.
+public protocol Backend: Sendable, CustomStringConvertible {
     /// The name users pass to `--backend`.
     var name: String { get }
-    func makePlan(for network: ResolvedNetwork, batchSize: Int, seed: UInt64) throws -> any Plan
+    /// What it runs on, for a run's header (`cpu, 2 threads`).
+    var description: String { get }
+    func makePlan(for network: ResolvedNetwork, batchSize: Int, mode: PlanMode, seed: UInt64) throws -> any Plan
+}
+
+extension Backend {
+    /// A training plan.
+    public func makePlan(for network: ResolvedNetwork, batchSize: Int, seed: UInt64) throws -> any Plan {
+        try makePlan(for: network, batchSize: batchSize, mode: .training, seed: seed)
+    }
+}
+
+/// What one training pass gives back.
+public struct StepOutput {
+    /// The mean softmax cross-entropy over the batch.
+    public var loss: Float
+    /// `[N, classes]`, from the same forward pass (training mode: dropout on).
+    public var logits: Tensor
 }
 
 /// An executable network for one batch size: the flat parameter buffer, its gradient mirror,
-/// the state buffer (batch norm statistics), and the passes over them.
+/// the state buffer (batch norm statistics), the optimizer's buffers, and the passes over them.
+///
+/// The buffers are the host's view of the plan's tensors. A backend whose tensors live
+/// elsewhere (a GPU) keeps its own copies and synchronises at two explicit points:
+/// `copyToHost()` before the host reads (checkpoints, export, comparisons) and `copyFromHost()`
+/// after the host wrote (initialisation, loading a checkpoint). Host backends do nothing there.
+/// Gradients reach the host only through `withHostGradients`, the one place a gradient
+/// reducer (an all-reduce across processes) works on them.
 public protocol Plan: AnyObject {
     var network: ResolvedNetwork { get }
     var batchSize: Int { get }
+    var mode: PlanMode { get }
     /// Trainable parameters, laid out by `network.layout`.
     var parameters: FloatBuffer { get }
-    /// Gradients, a mirror of `parameters`.
+    /// Gradients, a mirror of `parameters` (empty in inference plans).
     var gradients: FloatBuffer { get }
     /// Non-trainable state (batch norm running statistics).
     var state: FloatBuffer { get }
-
-    /// Logits `[N, classes]` for `input` (`[N] + inputShape`), in evaluation mode.
-    func infer(_ input: Tensor) -> Tensor
-
-    /// One forward and backward pass in training mode at optimizer step `step`: sets
-    /// `gradients` to the gradient of the mean softmax cross-entropy loss and returns the loss.
-    func computeGradients(input: Tensor, labels: [Int], step: UInt64) -> Float
-
-    /// Logits `[N, classes]` of the last forward pass (training or not).
-    var lastLogits: Tensor { get }
-
     /// The optimizer's per-parameter buffers (velocity, Adam's moments), mirrors of
     /// `parameters`; allocated by the first `update`.
     var optimizerState: OptimizerState { get }
 
-    /// Applies `optimizer` to `parameters` using `gradients`: one pass over the flat buffers.
-    /// `step` counts updates from 1 (Adam's bias correction uses it).
-    func update(with optimizer: any Optimizer, step: Int)
+    /// Makes `parameters`, `state` and the optimizer's buffers on the host current.
+    func copyToHost()
+    /// Takes `parameters`, `state` and the optimizer's buffers from the host.
+    func copyFromHost()
+    /// Runs `body` on the gradients of the last `computeGradients` in host memory; what `body`
+    /// leaves there is what `update` uses.
+    func withHostGradients(_ body: (FloatBuffer) throws -> Void) rethrows
+
+    /// Logits `[N, classes]` for `input` (`[N] + inputShape`), in evaluation mode.
+    func infer(_ input: Tensor) throws -> Tensor
+
+    /// One forward and backward pass in training mode at optimizer step `step` (from 0; it keys
+    /// dropout masks): sets the gradients to those of the mean softmax cross-entropy loss.
+    func computeGradients(input: Tensor, labels: [Int], step: Int) throws -> StepOutput
+
+    /// Applies `optimizer` at `learningRate` to the parameters using the gradients, as step
+    /// `step` (from 0, the same count `computeGradients` took).
+    func update(with optimizer: Optimizer, learningRate: Float, step: Int) throws
 }
 
 extension Plan {
-    /// `computeGradients` then `update`: training step `step` (counted from 0). Returns the loss.
+    /// `computeGradients` then `update`: training step `step` (from 0). Returns the loss.
     @discardableResult
-    public func trainingStep(input: Tensor, labels: [Int], step: UInt64, optimizer: any Optimizer) -> Float {
-        let loss = computeGradients(input: input, labels: labels, step: step)
-        update(with: optimizer, step: Int(step) + 1)
-        return loss
+    public func trainingStep(input: Tensor, labels: [Int], step: Int, optimizer: Optimizer, learningRate: Float) throws -> Float {
+        let output = try computeGradients(input: input, labels: labels, step: step)
+        try update(with: optimizer, learningRate: learningRate, step: step)
+        return output.loss
     }
 
     /// Fills parameters and state with the network's initialization scheme.
     public func initialize(seed: UInt64) {
         network.network.initialization.initialize(
             network, parameters: parameters.pointer, state: state.pointer, seed: seed)
+        copyFromHost()
+    }
+
+    /// Checks an input batch and its labels against the plan, before anything runs.
+    public func check(input: Tensor, labels: [Int]? = nil) throws(PlanError) {
+        let expected = [batchSize] + network.inputShape.dimensions
+        guard input.shape == expected else { throw .inputShape(input.shape, expected: expected) }
+        guard let labels else { return }
+        guard labels.count == batchSize else { throw .labelCount(labels.count, batchSize: batchSize) }
+        let classes = network.outputShape.elementCount
+        if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) { throw .label(bad, classes: classes) }
     }
 }
 
+/// A request a plan cannot run, with what it expected.
+public enum PlanError: Error, Equatable, CustomStringConvertible {
+    case inputShape([Int], expected: [Int])
+    case labelCount(Int, batchSize: Int)
+    case label(Int, classes: Int)
+    case wrongMode(String, PlanMode)
+    case batchSize(Int)
+    case memory(network: String, batchSize: Int, mode: PlanMode, needed: Int, available: Int, largestBatch: Int)
+
+    public var description: String {
+        switch self {
+        case let .inputShape(shape, expected): "input of shape \(shape), but the plan takes \(expected)"
+        case let .labelCount(count, batchSize): "\(count) labels for a batch of \(batchSize)"
+        case let .label(label, classes): "label \(label) outside 0..<\(classes)"
+        case let .batchSize(size): "the batch size must be positive, got \(size)"
+        case let .memory(network, batchSize, mode, needed, available, largestBatch):
+            "a plan for \(mode.rawValue) of \(network) at batch \(batchSize) needs at least \(gibibytes(needed)), but this machine "
+                + "has \(gibibytes(available)) available; "
+                + (largestBatch > 0 ? "try a batch of \(largestBatch) or less" : "the network's parameters alone do not fit: make it smaller")
+        case let .wrongMode(what, mode): "a plan made for \(mode.rawValue) cannot \(what); make one for training"
+        }
+    }
+}
+
+/// Time spent in one operation of a plan, summed over the steps since the last reset.
+public struct OperationTiming: Sendable {
+    public var name: String
+    public var implementation: String
+    /// Multiply-accumulates per example.
+    public var multiplyAccumulates: Int
+    public var forwardSeconds: Double
+    public var backwardSeconds: Double
+}
+
+/// A plan that can time each of its operations (`alexnet bench --per-layer`).
+public protocol ProfilingPlan: Plan {
+    /// When true, passes record the time of every operation.
+    var isProfiling: Bool { get set }
+    /// Per-operation times since the last `resetTimings()`.
+    var timings: [OperationTiming] { get }
+    func resetTimings()
+}

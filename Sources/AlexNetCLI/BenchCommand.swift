@@ -1,6 +1,4 @@
-import AlexNetBackends
-import AlexNetCore
-import AlexNetNetwork
+import AlexNet
 import ArgumentParser
 import Dispatch
 
@@ -14,7 +12,7 @@ struct BenchCommand: ParsableCommand {
             (median, min, max), the achieved GFLOP/s (6 x MACs per training image, 2 x MACs per \
             inference image), this machine's sgemm peak measured just before and the fraction of \
             it reached, and the peak resident memory. --per-layer adds forward and backward time \
-            per layer. bench/peers/compare.sh runs the same work in PyTorch and Keras back to back.
+            per layer. bench/peers/compare.py runs the same work in PyTorch and Keras back to back.
 
             Examples:
               alexnet bench --model paper-1gpu --batch 128 --mode train
@@ -26,10 +24,6 @@ struct BenchCommand: ParsableCommand {
         case train, infer, latency
     }
 
-    enum BackendName: String, ExpressibleByArgument, CaseIterable {
-        case cpu, reference
-    }
-
     @OptionGroup var model: ModelOptions
 
     @Option(help: "Images per step (default: 128 to train, 64 to infer, 1 for latency).")
@@ -38,11 +32,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "What to time: train (forward, backward, SGD step), infer, or latency (infer at batch 1).")
     var mode: Mode = .train
 
-    @Option(help: "The backend: cpu (oneDNN and OpenBLAS) or reference (plain Swift, slow).")
-    var backend: BackendName = .cpu
-
-    @Option(help: "Threads (default: every core).")
-    var threads: Int?
+    @OptionGroup var compute: ComputeOptions
 
     @Option(help: "Timed steps.")
     var steps = 10
@@ -62,49 +52,33 @@ struct BenchCommand: ParsableCommand {
     func validate() throws {
         if let batch, batch <= 0 { throw ValidationError("--batch must be positive") }
         if mode == .latency, let batch, batch != 1 { throw ValidationError("--mode latency runs batch 1; use --mode infer for batch \(batch)") }
-        if let threads, threads <= 0 { throw ValidationError("--threads must be positive") }
         if steps <= 0 || warmup < 0 { throw ValidationError("--steps must be positive and --warmup not negative") }
-        if perLayer && backend == .reference { throw ValidationError("--per-layer needs the cpu backend") }
+        if perLayer && compute.backend == "reference" { throw ValidationError("--per-layer needs the cpu backend") }
     }
 
     func run() throws {
         let network = try model.network().resolved()
         let batchSize = batch ?? [.train: 128, .infer: 64, .latency: 1][mode]!
-        let threadCount = threads ?? CPUBackend.coreCount
+        let threadCount = compute.threads ?? CPUBackend.coreCount
         let peak = MachineProbe.sgemmPeak(threads: threadCount)
         let input = Tensor(randomUniform: [batchSize] + network.inputShape.dimensions, low: 0, high: 1, seed: 1)
         let classes = network.outputShape.elementCount
         let labels = (0..<batchSize).map { $0 % classes }
-        let optimizer = SGD(learningRate: 1e-4, momentum: 0.9, weightDecay: 5e-4)
+        let optimizer = Optimizer.paper
+        let backend = try compute.make(winograd: !noWinograd)
+        let plan = try backend.makePlan(for: network, batchSize: batchSize, mode: mode == .train ? .training : .inference, seed: 1)
+        let step: (Int) throws -> Void = mode == .train
+            ? { try plan.trainingStep(input: input, labels: labels, step: $0, optimizer: optimizer, learningRate: 1e-4) }
+            : { _ in _ = try plan.infer(input) }
+        let profiled = plan as? any ProfilingPlan
 
-        var cpuPlan: CPUPlan?
-        let step: (UInt64) -> Void
-        switch (backend, mode) {
-        case (.cpu, .train):
-            let plan = try CPUBackend(threads: threadCount, winograd: !noWinograd).makePlan(for: network, batchSize: batchSize, seed: 1) as! CPUPlan
-            plan.loadInput(input)
-            step = { _ = plan.benchmarkTrainingStep(labels: labels, step: $0, optimizer: optimizer) }
-            cpuPlan = plan
-        case (.cpu, _):
-            let plan = try CPUBackend(threads: threadCount, winograd: !noWinograd).makeInferencePlan(for: network, batchSize: batchSize, seed: 1)
-            plan.loadInput(input)
-            step = { _ in plan.forward(isTraining: false, step: 0) }
-            cpuPlan = plan
-        case (.reference, .train):
-            let plan = try ReferenceBackend().makePlan(for: network, batchSize: batchSize, seed: 1)
-            step = { plan.trainingStep(input: input, labels: labels, step: $0, optimizer: optimizer) }
-        case (.reference, _):
-            let plan = try ReferenceBackend().makePlan(for: network, batchSize: batchSize, seed: 1)
-            step = { _ in _ = plan.infer(input) }
-        }
-
-        for index in 0..<warmup { step(UInt64(index)) }
-        cpuPlan?.resetTimings()
-        cpuPlan?.isProfiling = perLayer
+        for index in 0..<warmup { try step(index) }
+        profiled?.resetTimings()
+        profiled?.isProfiling = perLayer
         var seconds: [Double] = []
         for index in 0..<steps {
             let start = DispatchTime.now().uptimeNanoseconds
-            step(UInt64(warmup + index))
+            try step(warmup + index)
             seconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         seconds.sort()
@@ -112,7 +86,7 @@ struct BenchCommand: ParsableCommand {
             : (seconds[seconds.count / 2 - 1] + seconds[seconds.count / 2]) / 2
         let flopsPerImage = Double((mode == .train ? 6 : 2) * network.multiplyAccumulates)
         let gflops = flopsPerImage * Double(batchSize) / median / 1e9
-        let layers = (cpuPlan?.timings ?? []).filter { _ in perLayer }.map { timing in
+        let layers = (profiled?.timings ?? []).filter { _ in perLayer }.map { timing in
             BenchResult.Layer(
                 name: timing.name, implementation: timing.implementation,
                 forwardMilliseconds: 1000 * timing.forwardSeconds / Double(steps),
@@ -124,7 +98,7 @@ struct BenchCommand: ParsableCommand {
         }
         let result = BenchResult(
             framework: "alexnet-swift", model: network.network.name, mode: mode.rawValue, batch: batchSize,
-            backend: backend.rawValue, threads: threadCount, steps: steps,
+            backend: backend.name, threads: threadCount, steps: steps,
             imagesPerSecond: Double(batchSize) / median, millisecondsMedian: 1000 * median,
             millisecondsMin: 1000 * seconds.first!, millisecondsMax: 1000 * seconds.last!, gflops: gflops,
             sgemmPeakGflops: peak, peakFraction: gflops / peak,

@@ -1,8 +1,4 @@
-import AlexNetBackends
-import AlexNetData
-import AlexNetInterop
-import AlexNetNetwork
-import AlexNetTraining
+import AlexNet
 import ArgumentParser
 import FoundationEssentials
 
@@ -20,6 +16,7 @@ struct EvaluateCommand: ParsableCommand {
             """)
 
     @OptionGroup var model: TrainedModelOptions
+    @OptionGroup var compute: ComputeOptions
     @Option(help: ArgumentHelp("Dataset (default: the one the checkpoint was trained on); its test split is used.", valueName: "name|dir"))
     var data: String?
     @Flag(name: .customLong("ten-crop"), help: "Average the softmax of ten crops per image.") var tenCrop = false
@@ -27,7 +24,6 @@ struct EvaluateCommand: ParsableCommand {
     @Flag(name: .customLong("skip-bad-images"), help: "Leave out images that cannot be read or decoded (counted) instead of stopping.")
     var skipBadImages = false
     @Option(help: "Evaluate the first N examples only.") var limit: Int?
-    @Option(help: "Threads for the cpu backend (default: every core).") var threads: Int?
     @Flag(help: "Print the results as JSON.") var json = false
     @Option(name: .customLong("confusion-png"), help: ArgumentHelp("Also draw the confusion matrix into this PNG file.", valueName: "file"))
     var confusionPNG: String?
@@ -48,6 +44,11 @@ struct EvaluateCommand: ParsableCommand {
         var confusion: [[Int]]
     }
 
+    func validate() throws {
+        if batch <= 0 { throw ValidationError("--batch must be positive, got \(batch)") }
+        if let limit, limit <= 0 { throw ValidationError("--limit must be positive, got \(limit)") }
+    }
+
     func run() throws {
         let loaded = try model.load()
         guard let dataName = data ?? loaded.data else { throw CLIError("--weights needs --data (an image folder with val/ or test/)") }
@@ -61,17 +62,19 @@ struct EvaluateCommand: ParsableCommand {
             throw CLIError("\(dataName) has \(source.classNames.count) classes, the checkpoint \(classes.count)")
         }
         let network = try loaded.network.resolved()
-        let preprocessing = loaded.preprocessing
+        let backend = try compute.make()
         let metrics: Metrics
         var skipped: [String] = []
         if tenCrop {
-            let plan = try CPUBackend(threads: threads).makeInferencePlan(for: network, batchSize: 10, seed: 0)
-            try loaded.fill(plan)
+            let preprocessing = loaded.preprocessing
+            let plan = try backend.makePlan(for: network, batchSize: 10, mode: .inference, seed: 0)
+            try loaded.load(into: plan)
             metrics = try TenCrop.evaluate(plan: plan, source: source, preprocessing: preprocessing, shape: network.inputShape,
                                            classes: classes.count, skipping: skipBadImages ? { skipped.append("\($1)") } : nil)
         } else {
-            let plan = try CPUBackend(threads: threads).makeInferencePlan(for: network, batchSize: batch, seed: 0)
-            try loaded.fill(plan)
+            let preprocessing = loaded.preprocessing.fitted(to: network.inputShape)
+            let plan = try backend.makePlan(for: network, batchSize: batch, mode: .inference, seed: 0)
+            try loaded.load(into: plan)
             let loader = try DataLoader(source: source, preprocessing: preprocessing, shape: network.inputShape,
                                         batchSize: batch, training: false, skipBadImages: skipBadImages)
             metrics = try Evaluation.run(plan: plan, loader: loader, classes: classes.count)
@@ -79,19 +82,20 @@ struct EvaluateCommand: ParsableCommand {
         }
         let k = classes.count
         let report = Report(
-            checkpoint: model.checkpoint ?? model.weights ?? "", data: dataName, examples: metrics.count, tenCrop: tenCrop,
+            checkpoint: model.path, data: dataName, examples: metrics.count, tenCrop: tenCrop,
             skipped: skipped.count, loss: metrics.loss,
             top1: metrics.top1, top5: metrics.top5, classes: classes, perClassAccuracy: metrics.perClassAccuracy,
             confusion: (0..<k).map { Array(metrics.confusion[($0 * k)..<(($0 + 1) * k)]) })
         if let confusionPNG {
-            try AtomicFile.write(bytes: ConfusionPlot.png(metrics.confusion, classes: k), to: confusionPNG)
+            try AtomicFile.write(bytes: ConfusionPlot.png(metrics.confusion, classNames: classes), to: confusionPNG)
         }
         if json {
             print(try AlexNetCLI.json(report))
             return
         }
-        print("\(model.checkpoint ?? model.weights ?? "") on \(dataName) (\(metrics.count) test images\(tenCrop ? ", ten crops each" : "")):")
-        print(String(format: "loss %.4f   top-1 %.2f%%   top-5 %.2f%%", metrics.loss, metrics.top1 * 100, metrics.top5 * 100))
+        print("\(model.path) on \(dataName) (\(metrics.count) test images\(tenCrop ? ", ten crops each" : "")):")
+        print(String(format: "loss %.4f   top-1 %.2f%%", metrics.loss, metrics.top1 * 100)
+            + (k > 5 ? String(format: "   top-5 %.2f%%", metrics.top5 * 100) : ""))
         if !skipped.isEmpty {
             print("skipped \(skipped.count) unreadable image\(skipped.count == 1 ? "" : "s") (--skip-bad-images):")
             for line in skipped.prefix(10) { print("  \(line)") }
@@ -104,10 +108,11 @@ struct EvaluateCommand: ParsableCommand {
         }
         print("\nconfusion matrix (rows: true class, columns: predicted):")
         let cell = max(5, String(metrics.confusion.max() ?? 0).count + 1)
-        print(String(repeating: " ", count: width + 2) + (0..<k).map { String($0).leftPadded(to: cell) }.joined())
+        let indexWidth = String(k - 1).count
+        print(String(repeating: " ", count: width + indexWidth + 3) + (0..<k).map { String($0).leftPadded(to: cell) }.joined())
         for truth in 0..<k {
             let row = (0..<k).map { String(metrics.confusion[truth * k + $0]).leftPadded(to: cell) }.joined()
-            print("  \(classes[truth].padding(toLength: width, withPad: " ", startingAt: 0))\(row)   \(truth)")
+            print("  \(String(truth).leftPadded(to: indexWidth)) \(classes[truth].padding(toLength: width, withPad: " ", startingAt: 0))\(row)")
         }
     }
 }

@@ -1,5 +1,4 @@
-import AlexNetCore
-import AlexNetNetwork
+import AlexNet
 import ArgumentParser
 import FoundationEssentials
 
@@ -30,17 +29,35 @@ struct ModelOptions: ParsableArguments {
 }
 
 /// Reads a UTF-8 text file, with an error that names it.
-func readText(_ path: String) throws -> String {
-    let data: Data
-    do {
-        data = try Data(contentsOf: URL(fileURLWithPath: path))
-    } catch {
-        throw CLIError("cannot read '\(path)': no such file, or not readable")
+func readText(_ path: String) throws -> String { try readTextFile(path) }
+
+/// Where and how every command that computes runs its network.
+struct ComputeOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Where to compute: \(Backends.all.map { "\($0.name) (\($0.summary))" }.joined(separator: ", ")).", valueName: "name"))
+    var backend = "cpu"
+
+    @Option(help: "Threads for the backend (default: every core).")
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("Numeric precision: \(Precision.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "name"))
+    var precision = Precision.float32.rawValue
+
+    func validate() throws {
+        guard Backends.names.contains(backend) else {
+            throw ValidationError("unknown backend '\(backend)'; choose \(Backends.names.joined(separator: " or "))")
+        }
+        if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
+        guard Precision(rawValue: precision) != nil else {
+            throw ValidationError("unknown precision '\(precision)'; choose \(Precision.allCases.map(\.rawValue).joined(separator: " or "))")
+        }
     }
-    guard let text = String(data: data, encoding: .utf8) else {
-        throw CLIError("'\(path)' is not UTF-8 text")
+
+    func options(winograd: Bool = true) -> BackendOptions {
+        BackendOptions(threads: threads, precision: Precision(rawValue: precision) ?? .float32, winograd: winograd)
     }
-    return text
+
+    func make(winograd: Bool = true) throws -> any Backend { try Backends.make(backend, options: options(winograd: winograd)) }
 }
 
 /// An error message for the user; ArgumentParser prints it after "Error: " and exits with 1.
@@ -52,6 +69,6 @@ struct CLIError: Error, CustomStringConvertible {
 /// Pretty-printed JSON with sorted keys, for `--json`.
 func json<T: Encodable>(_ value: T) throws -> String {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     return String(decoding: try encoder.encode(value), as: UTF8.self)
 }

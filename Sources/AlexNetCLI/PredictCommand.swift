@@ -1,77 +1,109 @@
-import AlexNetBackends
-import AlexNetCore
-import AlexNetData
-import AlexNetTraining
+import AlexNet
 import ArgumentParser
 import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `alexnet predict`: the top classes of each image, preprocessed as the checkpoint's run did.
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
-        abstract: "Class names and probabilities for images (JPEG or PNG).",
+        abstract: "Class names and probabilities for images (JPEG or PNG) or folders of them.",
         discussion: """
-            Each image is converted to the network's channels, resized and centre-cropped, and \
-            normalised exactly as the checkpoint's training run did (the preprocessing is stored \
-            in the checkpoint). With --weights, images get torchvision's ImageNet preprocessing             (resize 256, centre crop 224, ImageNet mean and std).
+            Any image fits the network: it is converted to the network's channels (colour to \
+            gray or gray to colour), its shorter side resized and its centre cropped to the \
+            network's input, then normalised exactly as the checkpoint's training run did (the \
+            preprocessing is stored in the checkpoint). Weights from `alexnet export` carry theirs \
+            too; other --weights for an RGB network get torchvision's ImageNet preprocessing \
+            (resize 256, centre crop 224, ImageNet mean and std).
+
+            A folder is classified image by image (JPEG and PNG files, sorted by name). An image \
+            that cannot be read is reported and skipped; the command then exits with status 1.
             """)
 
     @OptionGroup var model: TrainedModelOptions
-    @Argument(help: ArgumentHelp("Images to classify.", valueName: "image")) var images: [String]
+    @OptionGroup var compute: ComputeOptions
+    @Argument(help: ArgumentHelp("Images, or folders of images, to classify.", valueName: "image|folder")) var images: [String]
     @Option(help: "How many classes to show per image.") var top = 5
-    @Option(help: "Threads for the cpu backend (default: every core).") var threads: Int?
     @Flag(help: "Print the predictions as JSON.") var json = false
+    @Option(help: ArgumentHelp("Also write the predictions to this CSV file (image, rank, label, name, probability).", valueName: "file"))
+    var csv: String?
 
     struct Prediction: Encodable {
         var image: String
-        var classes: [Guess]
-    }
-
-    struct Guess: Encodable {
-        var label: Int
-        var name: String
-        var probability: Double
+        var classes: [Classifier.Guess]
     }
 
     func validate() throws {
-        if images.isEmpty { throw ValidationError("give at least one image") }
-        if top <= 0 { throw ValidationError("--top must be positive") }
+        if images.isEmpty { throw ValidationError("give at least one image or folder") }
+        if top <= 0 { throw ValidationError("--top must be positive, got \(top)") }
     }
 
     func run() throws {
-        let loaded = try model.load()
-        let network = try loaded.network.resolved()
-        let plan = try CPUBackend(threads: threads).makeInferencePlan(for: network, batchSize: 1, seed: 0)
-        try loaded.fill(plan)
-        let preprocessing = loaded.preprocessing
-        let names = loaded.classNames
+        let classifier = try Classifier(model: try model.load(), backend: compute.backend, options: compute.options())
         var predictions: [Prediction] = []
-        for path in images {
-            let image = preprocessing.geometry(try ImageCodec.read(path: path), training: false, random: Philox(seed: 0), index: 0)
-            let shape = Shape(channels: image.channels, height: image.height, width: image.width)
-            guard shape == network.inputShape else {
-                throw CLIError("\(path): preprocesses to \(shape), but the network takes \(network.inputShape)")
+        var failures: [String] = []
+        for path in try Self.expand(images) {
+            do {
+                predictions.append(Prediction(image: path, classes: try classifier.classify(imageAt: path, top: top)))
+            } catch {
+                failures.append("\(error)")
+                printError("skipped: \(error)")
             }
-            var input = Tensor(zeros: [1] + shape.dimensions)
-            input.scalars.withUnsafeMutableBufferPointer {
-                preprocessing.normalize(image, training: false, random: Philox(seed: 0), index: 0, into: $0.baseAddress!)
+        }
+        if let csv {
+            var lines = ["image,rank,label,name,probability"]
+            for prediction in predictions {
+                for (rank, guess) in prediction.classes.enumerated() {
+                    lines.append([Self.csvField(prediction.image), String(rank + 1), String(guess.label), Self.csvField(guess.name),
+                                  String(format: "%.6f", guess.probability)].joined(separator: ","))
+                }
             }
-            var scores = plan.infer(input).scalars
-            Metrics.softmax(&scores, rows: 1, classes: names.count)
-            let ranked = scores.indices.sorted { scores[$0] > scores[$1] }.prefix(top)
-            predictions.append(Prediction(image: path, classes: ranked.map {
-                Guess(label: $0, name: names[$0], probability: Double(scores[$0]))
-            }))
+            try AtomicFile.write(lines.joined(separator: "\n") + "\n", to: csv)
         }
         if json {
             print(try AlexNetCLI.json(predictions))
-            return
-        }
-        for prediction in predictions {
-            print(prediction.image)
-            for guess in prediction.classes {
-                print(String(format: "  %6.2f%%  ", guess.probability * 100) + "\(guess.name) (\(guess.label))")
+        } else {
+            for prediction in predictions {
+                print(prediction.image)
+                for guess in prediction.classes {
+                    print(String(format: "  %6.2f%%  ", guess.probability * 100) + "\(guess.name) (\(guess.label))")
+                }
             }
         }
+        if !failures.isEmpty {
+            printError("\(failures.count) of \(failures.count + predictions.count) images could not be classified")
+            throw ExitCode(1)
+        }
     }
+
+    /// Files as given, folders as their JPEG and PNG files sorted by name.
+    static func expand(_ paths: [String]) throws -> [String] {
+        var files: [String] = []
+        for path in paths {
+            var info = stat()
+            guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
+                files.append(path)
+                continue
+            }
+            let names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+            let images = names.filter { name in ["jpg", "jpeg", "png"].contains(name.split(separator: ".").last.map { $0.lowercased() } ?? "") }
+            if images.isEmpty { throw CLIError("\(path) holds no JPEG or PNG files") }
+            files += images.map { path.hasSuffix("/") ? path + $0 : "\(path)/\($0)" }
+        }
+        return files
+    }
+
+    static func csvField(_ text: String) -> String {
+        text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + text.replacing("\"", with: "\"\"") + "\"" : text
+    }
+}
+
+/// A line on standard error.
+func printError(_ line: String) {
+    fflush(nil)
+    let bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
 }

@@ -34,7 +34,7 @@ final class ProgressDisplay: TrainingObserver {
             guard done == batches || now - lastDrawn > 0.1 else { return }
             lastDrawn = now
             let eta = Self.duration(remaining)
-            emit("\r\u{1B}[2Kepoch \(epoch + 1)/\(epochs) \(Self.bar(fraction)) \(status) ETA \(eta)")
+            draw(prefix: "epoch \(epoch + 1)/\(epochs)", fraction: fraction, suffix: "\(status) ETA \(eta)")
         } else {
             let tenth = done * 10 / batches
             guard tenth > lastTenth else { return }
@@ -45,28 +45,60 @@ final class ProgressDisplay: TrainingObserver {
 
     /// Images per batch, for the ETA (the rate is per image).
     var batchSize = 1
+    /// Top-5 accuracy is shown only with more than five classes.
+    var classCount = 10
 
     func validationProgress(batch: Int, batches: Int) {
         guard isTerminal else { return }
         let now = Self.seconds()
         guard now - lastDrawn > 0.1 else { return }
         lastDrawn = now
-        emit("\r\u{1B}[2Kepoch \(epoch + 1)/\(epochs) validating \(Self.bar(Double(batch + 1) / Double(batches))) \(batch + 1)/\(batches)")
+        draw(prefix: "epoch \(epoch + 1)/\(epochs) validating", fraction: Double(batch + 1) / Double(batches), suffix: "\(batch + 1)/\(batches)")
     }
 
     func epochFinished(_ r: EpochRecord, isBest: Bool) {
         var line = "epoch \(r.epoch)/\(epochs): train loss \(String(format: "%.4f", r.trainLoss)) acc \(Self.percent(r.trainAccuracy))"
         if let loss = r.validationLoss, let top1 = r.validationTop1, let top5 = r.validationTop5 {
-            line += " | val loss \(String(format: "%.4f", loss)) top-1 \(Self.percent(top1)) top-5 \(Self.percent(top5))"
+            line += " | val loss \(String(format: "%.4f", loss)) top-1 \(Self.percent(top1))" + (classCount > 5 ? " top-5 \(Self.percent(top5))" : "")
         }
         line += " | \(Self.rate(r.imagesPerSecond)), \(Self.duration(r.wallSeconds)) elapsed" + (isBest ? " (best)" : "")
-        emit((isTerminal ? "\r\u{1B}[2K" : "") + line + "\n")
+        say(line)
+    }
+
+    /// Clears the bar and prints `line` on standard output (results go there, bars to stderr,
+    /// so `alexnet train > log` keeps every summary).
+    func say(_ line: String) {
+        clearBar()
+        print(line)
+        fflush(nil)
+    }
+
+    /// Removes a bar drawn in place, so the next text starts on a clean line.
+    func clearBar() {
+        if isTerminal { emit("\r\u{1B}[2K") }
+    }
+
+    /// Draws `prefix [####----] suffix` in place, fitted to the terminal's width: the bar
+    /// shrinks first, then goes, then the line is cut, so it never wraps.
+    private func draw(prefix: String, fraction: Double, suffix: String) {
+        let columns = Self.terminalColumns() - 1
+        let room = columns - prefix.count - suffix.count - 4
+        var line = room >= 8 ? "\(prefix) \(Self.bar(fraction, width: min(24, room))) \(suffix)" : "\(prefix) \(suffix)"
+        if line.count > columns { line = String(line.prefix(max(columns, 1))) }
+        emit("\r\u{1B}[2K" + line)
+    }
+
+    /// The width of the terminal on stderr (80 when it cannot be asked).
+    static func terminalColumns() -> Int {
+        var size = winsize()
+        guard ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return 80 }
+        return Int(size.ws_col)
     }
 
     /// A bar for work other than training (statistics, evaluation).
     func simpleProgress(_ label: String, done: Int, total: Int) {
         if isTerminal {
-            emit("\r\u{1B}[2K\(label) \(Self.bar(Double(done) / Double(max(total, 1)))) \(done)/\(total)")
+            draw(prefix: label, fraction: Double(done) / Double(max(total, 1)), suffix: "\(done)/\(total)")
         } else {
             let tenth = done * 10 / max(total, 1)
             guard tenth > lastTenth else { return }
@@ -89,8 +121,11 @@ final class ProgressDisplay: TrainingObserver {
             lastDrawn = now
             let got = done + transfer.startBytes
             let amount = total.map { "\(megabytes(got))/\(megabytes($0)) MB" } ?? "\(megabytes(got)) MB"
-            let bar = total.map { Self.bar(Double(got) / Double(max($0, 1))) + " " } ?? ""
-            emit("\r\u{1B}[2K\(label) \(bar)\(amount) \(speed)")
+            if let total {
+                draw(prefix: label, fraction: Double(got) / Double(max(total, 1)), suffix: "\(amount) \(speed)")
+            } else {
+                emit("\r\u{1B}[2K\(label) \(amount) \(speed)")
+            }
         } else if let total {
             let tenth = (done + transfer.startBytes) * 10 / max(total, 1)
             guard tenth > lastTenth else { return }
@@ -105,7 +140,8 @@ final class ProgressDisplay: TrainingObserver {
     }
 
     func note(_ message: String) {
-        emit((isTerminal ? "\r\u{1B}[2K" : "") + message + "\n")
+        clearBar()
+        emit(message + "\n")
     }
 
     private func emit(_ text: String) {

@@ -1,9 +1,4 @@
-import AlexNetBackends
-import AlexNetCore
-import AlexNetData
-import AlexNetInterop
-import AlexNetNetwork
-import AlexNetTraining
+import AlexNet
 import ArgumentParser
 import FoundationEssentials
 
@@ -23,8 +18,13 @@ struct TrainCommand: ParsableCommand {
             overrides the preset. Fashion-MNIST is read from Debian's dataset-fashion-mnist \
             package; its test split is the validation set.
 
+            A new run refuses an --out folder that holds another run's checkpoints: continue \
+            that run with --resume, or replace it with --overwrite.
+
             Ctrl-C finishes the current step, writes <out>/last.safetensors and exits; \
-            `--resume` continues from there exactly (same batches, same dropout masks).
+            `--resume` continues from there exactly (same batches, same dropout masks), with \
+            the run's own recipe: only --epochs may change it (and where to compute: \
+            --backend, --threads, --workers).
             """)
 
     @Option(help: ArgumentHelp("Training recipe: \(TrainingPresets.names.joined(separator: ", ")).", valueName: "name"))
@@ -33,58 +33,91 @@ struct TrainCommand: ParsableCommand {
     var model: String?
     @Option(help: ArgumentHelp("Dataset: fashion-mnist, cifar10, CIFAR-10's .tar.gz, or a directory (IDX files, CIFAR-10 batches, an image folder with train/ and val/) (default: the preset's).", valueName: "name|dir"))
     var data: String?
-    @Option(help: "Epochs to train in all.") var epochs: Int?
-    @Option(help: "Examples per step.") var batch: Int?
-    @Option(help: "Base learning rate.") var lr: Float?
-    @Option(help: ArgumentHelp("sgd (the paper's update; plain with --momentum 0) or adam (Keras defaults).", valueName: "name"))
+    @Option(parsing: .unconditional, help: "Epochs to train in all.") var epochs: Int?
+    @Option(parsing: .unconditional, help: "Examples per step.") var batch: Int?
+    @Option(parsing: .unconditional, help: "Base learning rate.") var lr: Float?
+    @Option(help: ArgumentHelp("sgd (the paper's update; plain with --momentum 0) or adam (Keras defaults).", valueName: "sgd|adam"))
     var optimizer: String?
-    @Option(help: "SGD momentum.") var momentum: Float?
-    @Option(name: .customLong("weight-decay"), help: "SGD weight decay.") var weightDecay: Float?
-    @Option(help: ArgumentHelp("constant, step (x0.1 every --step-epochs) or plateau (x0.1 when validation error stops improving, 3 times at most).", valueName: "name"))
+    @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Float?
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "SGD weight decay.") var weightDecay: Float?
+    @Option(help: ArgumentHelp("constant, step (x0.1 every --step-epochs) or plateau (x0.1 when validation error stops improving, 3 times at most).", valueName: "constant|step|plateau"))
     var schedule: String?
-    @Option(name: .customLong("step-epochs"), help: "Epochs between steps of the step schedule.") var stepEpochs: Int?
-    @Option(help: "Epochs without improvement before the plateau schedule lowers the rate.") var patience: Int?
-    @Option(help: "Steps of linear learning-rate warm-up.") var warmup: Int?
-    @Option(help: "Seed of initialization, shuffling, augmentation and dropout.") var seed: UInt64?
-    @Option(help: ArgumentHelp("cpu (oneDNN) or reference (plain Swift, slow).", valueName: "name")) var backend = "cpu"
-    @Option(help: "Threads for the cpu backend (default: every core).") var threads: Int?
+    @Option(name: .customLong("step-epochs"), parsing: .unconditional, help: "Epochs between steps of the step schedule.") var stepEpochs: Int?
+    @Option(parsing: .unconditional, help: "Epochs without improvement before the plateau schedule lowers the rate.") var patience: Int?
+    @Option(parsing: .unconditional, help: "Steps of linear learning-rate warm-up.") var warmup: Int?
+    @Option(parsing: .unconditional, help: "Seed of initialization, shuffling, augmentation and dropout.") var seed: UInt64?
+    @OptionGroup var compute: ComputeOptions
     @Option(help: "Loader threads preparing batches.") var workers = 2
     @Flag(name: .customLong("skip-bad-images"), help: "Skip images that cannot be read or decoded (counted, and listed in <out>/skipped-images.txt) instead of stopping.")
     var skipBadImages = false
     @Option(help: "Output directory (default: runs/<preset>).") var out: String?
     @Flag(help: "Continue the run in --out from its last.safetensors, with its recipe (only --epochs may change).") var resume = false
-    @Option(name: .customLong("checkpoint-every"), help: "Also write last.safetensors every N steps.") var checkpointEvery: Int?
+    @Flag(help: "Start a new run in an --out folder that holds another run, deleting that run's checkpoints and history.") var overwrite = false
+    @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Also write last.safetensors every N steps.") var checkpointEvery: Int?
     @Option(help: ArgumentHelp("Statistics from `alexnet data stats` for the paper's PCA lighting (sigma 0.1); the paper preset looks for <data>/alexnet-stats.json.", valueName: "file"))
     var stats: String?
-    @Option(help: "Train on the first N training examples only.") var limit: Int?
-    @Option(name: .customLong("val-limit"), help: "Validate on the first N validation examples only.") var valLimit: Int?
+    @Option(help: ArgumentHelp("The network's input shape, channels x height x width, e.g. 1x28x28 (default: the model's).", valueName: "CxHxW"))
+    var input: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Resize the shorter side of every image to N pixels (default: the preset's, or the network's input).", valueName: "n"))
+    var resize: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Crop N x N (random when training with the paper preset, centre otherwise; default: the network's input).", valueName: "n"))
+    var crop: Int?
+    @Option(help: ArgumentHelp("Start from a recipe file written by --print-config instead of --preset; options still override it.", valueName: "file"))
+    var config: String?
+    @Flag(name: .customLong("print-config"), help: "Print the resolved recipe (preset, file and options together) as a recipe file for --config, and exit.")
+    var printConfig = false
+    @Option(parsing: .unconditional, help: "Train on the first N training examples only.") var limit: Int?
+    @Option(name: .customLong("val-limit"), parsing: .unconditional, help: "Validate on the first N validation examples only.") var valLimit: Int?
 
     func validate() throws {
         guard TrainingPresets.preset(preset) != nil else {
             throw ValidationError("unknown preset '\(preset)'; choose one of \(TrainingPresets.names.joined(separator: ", "))")
         }
-        for (name, value) in [("--epochs", epochs), ("--batch", batch), ("--threads", threads), ("--limit", limit), ("--val-limit", valLimit)] {
+        for (name, value) in [("--epochs", epochs), ("--batch", batch), ("--limit", limit), ("--val-limit", valLimit),
+                              ("--workers", workers), ("--step-epochs", stepEpochs), ("--patience", patience)] {
             if let value, value <= 0 { throw ValidationError("\(name) must be positive, got \(value)") }
         }
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive, got \(lr)") }
-        if let optimizer, OptimizerSettings.Kind(rawValue: optimizer) == nil {
+        for (name, value) in [("--momentum", momentum), ("--weight-decay", weightDecay)] {
+            if let value, !(value >= 0) { throw ValidationError("\(name) must not be negative, got \(value)") }
+        }
+        for (name, value) in [("--resize", resize), ("--crop", crop)] {
+            if let value, value <= 0 { throw ValidationError("\(name) must be positive, got \(value)") }
+        }
+        if let input, Shape(parsing: input)?.image == nil {
+            throw ValidationError("--input '\(input)' is not a shape like 1x28x28 (channels x height x width)")
+        }
+        if let optimizer, Optimizer.Kind(rawValue: optimizer) == nil {
             throw ValidationError("unknown optimizer '\(optimizer)'; choose sgd or adam")
         }
         if let schedule, Schedule.Kind(rawValue: schedule) == nil {
             throw ValidationError("unknown schedule '\(schedule)'; choose constant, step or plateau")
         }
-        guard ["cpu", "reference"].contains(backend) else { throw ValidationError("unknown backend '\(backend)'; choose cpu or reference") }
+        if let checkpointEvery, checkpointEvery < 0 { throw ValidationError("--checkpoint-every must not be negative, got \(checkpointEvery)") }
+        if let warmup, warmup < 0 { throw ValidationError("--warmup must not be negative, got \(warmup)") }
+        if resume && overwrite { throw ValidationError("--resume continues the run in --out, --overwrite replaces it: give one") }
+        let optimizerKind = optimizer.flatMap(Optimizer.Kind.init) ?? TrainingPresets.preset(preset)?.optimizer.kind
+        if optimizerKind == .adam, momentum != nil || weightDecay != nil {
+            throw ValidationError("--momentum and --weight-decay belong to sgd; adam keeps Keras's defaults")
+        }
     }
 
-    /// The preset with the options applied.
-    func configuration() -> TrainingConfiguration {
+    /// The preset (or --config's recipe) with the options applied.
+    func configuration() throws -> TrainingConfiguration {
         var c = TrainingPresets.preset(preset)!
+        if let config {
+            do {
+                c = try JSONDecoder().decode(TrainingConfiguration.self, from: Data(try readText(config).utf8))
+            } catch let error as DecodingError {
+                throw CLIError("\(config) is not a recipe file (write one with --print-config): \(error)")
+            }
+        }
         if let model { c.model = model }
         if let data { c.data = data }
         if let epochs { c.epochs = epochs }
         if let batch { c.batchSize = batch }
-        if let optimizer, let kind = OptimizerSettings.Kind(rawValue: optimizer), kind != c.optimizer.kind {
-            c.optimizer = OptimizerSettings(kind: kind)
+        if let optimizer, let kind = Optimizer.Kind(rawValue: optimizer), kind != c.optimizer.kind {
+            c.optimizer = Optimizer(kind: kind)
             if kind == .adam && lr == nil { c.schedule.baseLearningRate = 0.001 }
         }
         if let momentum { c.optimizer.momentum = momentum }
@@ -96,8 +129,11 @@ struct TrainCommand: ParsableCommand {
         if let warmup { c.schedule.warmupSteps = warmup }
         if let seed { c.seed = seed }
         if let checkpointEvery { c.checkpointEvery = checkpointEvery }
-        c.trainLimit = limit
-        c.validationLimit = valLimit
+        if let input { c.inputShape = Shape(parsing: input) }
+        if let resize { c.preprocessing.resize = resize }
+        if let crop { c.preprocessing.crop = crop }
+        if let limit { c.trainLimit = limit }
+        if let valLimit { c.validationLimit = valLimit }
         return c
     }
 
@@ -117,98 +153,115 @@ struct TrainCommand: ParsableCommand {
         c.preprocessing.lightingSigma = 0.1
     }
 
+    /// Recipe options given with --resume that differ from the run's: each names both values.
+    func contradictions(of run: RunState) -> [String] {
+        let c = run.configuration
+        var found: [String] = []
+        func compare<T: Equatable>(_ option: String, _ given: T?, _ stored: T) {
+            if let given, given != stored { found.append("\(option) \(given) (the run's is \(stored))") }
+        }
+        compare("--preset", preset == "quick" ? nil : preset, c.preset)
+        compare("--model", model, c.model)
+        compare("--data", data, c.data)
+        compare("--batch", batch, c.batchSize)
+        compare("--lr", lr, c.schedule.baseLearningRate)
+        compare("--optimizer", optimizer, c.optimizer.kind.rawValue)
+        compare("--momentum", momentum, c.optimizer.momentum)
+        compare("--weight-decay", weightDecay, c.optimizer.weightDecay)
+        compare("--schedule", schedule, c.schedule.kind.rawValue)
+        compare("--step-epochs", stepEpochs, c.schedule.stepEpochs)
+        compare("--patience", patience, c.schedule.patience)
+        compare("--warmup", warmup, c.schedule.warmupSteps)
+        compare("--seed", seed, c.seed)
+        compare("--limit", limit, c.trainLimit ?? 0)
+        compare("--val-limit", valLimit, c.validationLimit ?? 0)
+        compare("--input", input, c.inputShape?.description ?? "the model's")
+        compare("--resize", resize, c.preprocessing.resize ?? 0)
+        compare("--crop", crop, c.preprocessing.crop ?? 0)
+        if stats != nil { found.append("--stats (the run's lighting is part of its recipe)") }
+        if config != nil { found.append("--config (the run's recipe is its checkpoint's)") }
+        return found
+    }
+
     func run() throws {
         let directory = out ?? "runs/\(preset)"
-        try makeDirectory(directory)
-        let lastPath = "\(directory)/last.safetensors"
-        var runState: RunState
-        var network: Network
-        var checkpoint: Checkpoint.Loaded?
-        let splits: Datasets.Splits
+        if printConfig && resume { throw CLIError("--print-config shows a new run's recipe; a resumed run keeps its checkpoint's") }
+        var setup = TrainingSetup()
+        setup.backend = compute.backend
+        setup.backendOptions = compute.options()
+        setup.workers = workers
+        setup.skipBadImages = skipBadImages
+        setup.outputDirectory = directory
+        setup.overwrite = overwrite
+        let session: TrainingSession
         if resume {
+            let lastPath = "\(directory)/last.safetensors"
             guard access(lastPath, F_OK) == 0 else { throw CLIError("--resume: there is no \(lastPath) to resume from") }
-            let loaded = try Checkpoint.read(lastPath)
-            checkpoint = loaded
-            runState = loaded.run
-            network = loaded.network
-            if let epochs { runState.configuration.epochs = epochs }
-            guard runState.epoch < runState.configuration.epochs else {
-                print("\(lastPath) has finished all \(runState.configuration.epochs) epochs; pass --epochs to train longer.")
+            let run = try Checkpoint.read(lastPath).run
+            let conflicts = contradictions(of: run)
+            guard conflicts.isEmpty else {
+                throw CLIError("--resume continues \(lastPath) with its own recipe; these options contradict it: "
+                    + conflicts.joined(separator: ", ") + ". Only --epochs may change; start a new run with another --out to change the rest.")
+            }
+            if let epochs, epochs != run.configuration.epochs {
+                print("note: the run had \(run.configuration.epochs) epochs; training to \(epochs) (--epochs)")
+            }
+            guard run.epoch < (epochs ?? run.configuration.epochs) else {
+                print("\(lastPath) has finished all \(run.configuration.epochs) epochs; pass --epochs to train longer.")
                 return
             }
-            splits = try Datasets.open(runState.configuration.data)
+            session = try TrainingSession.resume(setup: setup, epochs: epochs)
         } else {
-            var configuration = configuration()
+            var configuration = try configuration()
             try addLighting(to: &configuration)
-            network = try Zoo.network(configuration.model, readFile: readText)
-            splits = try Datasets.open(configuration.data)
-            let classNames = splits.training.classNames
-            if network.classCount != classNames.count { network = try network.withClassCount(classNames.count) }
-            runState = RunState(configuration: configuration, classNames: classNames)
+            if printConfig {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(configuration), as: UTF8.self))
+                return
+            }
+            session = try TrainingSession(configuration: configuration, setup: setup)
         }
-        let configuration = runState.configuration
-        let training: any ImageSource = configuration.trainLimit.map { PrefixSource(splits.training, count: $0) } ?? splits.training
-        let validation: (any ImageSource)? = splits.test.map { test in
-            configuration.validationLimit.map { PrefixSource(test, count: $0) } ?? test
-        }
-        let resolved = try network.resolved()
-        let plan: any Plan = backend == "cpu"
-            ? try CPUBackend(threads: threads).makePlan(for: resolved, batchSize: configuration.batchSize, seed: configuration.seed)
-            : try ReferenceBackend().makePlan(for: resolved, batchSize: configuration.batchSize, seed: configuration.seed)
-        let trainLoader = try DataLoader(source: training, preprocessing: configuration.preprocessing, shape: network.inputShape,
-                                         batchSize: configuration.batchSize, training: true, seed: configuration.seed, workers: workers,
-                                         skipBadImages: skipBadImages)
-        let validationLoader = try validation.map {
-            try DataLoader(source: $0, preprocessing: configuration.preprocessing, shape: network.inputShape,
-                           batchSize: configuration.batchSize, training: false, seed: configuration.seed, workers: workers,
-                           skipBadImages: skipBadImages)
-        }
-        let trainer = Trainer(plan: plan, training: trainLoader, validation: validationLoader, run: runState, outputDirectory: directory)
-        if let checkpoint { try Checkpoint.load(checkpoint.tensors, into: plan, optimizer: trainer.currentOptimizer) }
+        let configuration = session.run.configuration
+        let trainer = session.trainer
         let display = ProgressDisplay()
         display.batchSize = configuration.batchSize
+        display.classCount = session.run.classNames.count
         trainer.observer = display
         Interrupts.install()
         trainer.shouldStop = { Interrupts.isRequested }
 
-        let examples = "\(training.count) training" + (validation.map { ", \($0.count) validation" } ?? "") + " images"
+        let examples = "\(session.trainingExamples) training" + (session.validationExamples.map { ", \($0) validation" } ?? "") + " images"
         print("""
-            \(resume ? "Resuming" : "Training") \(network.name) (\(resolved.parameterCount.formatted()) parameters) on \(configuration.data): \(examples)
-            recipe \(configuration.preset): \(configuration.epochs) epochs, batch \(configuration.batchSize), \(configuration.optimizer.summary), \
+            \(resume ? "Resuming" : "Training") \(session.network.network.name) (\(session.network.parameterCount.formatted()) parameters) on \(configuration.data): \(examples)
+            recipe \(configuration.preset): \(configuration.epochs) epoch\(configuration.epochs == 1 ? "" : "s"), batch \(configuration.batchSize), \(configuration.optimizer.summary), \
             lr \(configuration.schedule.baseLearningRate) (\(configuration.schedule.kind.rawValue)), seed \(configuration.seed)
-            backend \(backend), \(plan is CPUPlan ? "\((plan as! CPUPlan).threads) threads" : "1 thread"); writing to \(directory)/
+            backend \(session.backend); writing to \(directory)/
             """)
         flushStandardOutput()
         let outcome: TrainingOutcome
         do {
-            outcome = try trainer.train()
+            outcome = try session.train()
         } catch {
-            try reportSkipped([trainLoader, validationLoader].compactMap { $0 }, directory: directory)
+            display.clearBar()
+            try reportSkipped(session.skippedImages, directory: directory)
+            TrainingSession.removeIfEmpty([directory])
             throw error
         }
-        try reportSkipped([trainLoader, validationLoader].compactMap { $0 }, directory: directory)
+        try reportSkipped(session.skippedImages, directory: directory)
         switch outcome {
         case let .interrupted(step):
-            print("Interrupted after step \(step): \(lastPath) holds the run; continue it with --resume.")
+            display.clearBar()
+            print("Interrupted after step \(step): \(directory)/last.safetensors holds the run; continue it with --resume.")
             throw ExitCode(130)
         case .completed:
             let final = trainer.run.history.last
             if let top1 = final?.validationTop1, let top5 = final?.validationTop5 {
-                print("Test accuracy: \(ProgressDisplay.percent(top1)) top-1, \(ProgressDisplay.percent(top5)) top-5 "
-                    + "after \(configuration.epochs) epochs (\(ProgressDisplay.duration(final?.wallSeconds ?? 0)))")
+                let top5Text = session.run.classNames.count > 5 ? ", \(ProgressDisplay.percent(top5)) top-5" : ""
+                print("Test accuracy: \(ProgressDisplay.percent(top1)) top-1\(top5Text) "
+                    + "after \(configuration.epochs) epoch\(configuration.epochs == 1 ? "" : "s") (\(ProgressDisplay.duration(final?.wallSeconds ?? 0)))")
             }
             print("Checkpoints: \(directory)/last.safetensors, \(directory)/best.safetensors; history.csv and curves.png beside them.")
-        }
-    }
-}
-
-/// `mkdir -p`.
-func makeDirectory(_ path: String) throws {
-    var current = path.hasPrefix("/") ? "" : "."
-    for part in path.split(separator: "/") {
-        current += "/\(part)"
-        if mkdir(current, 0o755) != 0 && errno != EEXIST {
-            throw CLIError("cannot create directory '\(current)': \(String(cString: strerror(errno)))")
         }
     }
 }
@@ -217,8 +270,7 @@ func makeDirectory(_ path: String) throws {
 func flushStandardOutput() { fflush(nil) }
 
 /// Says how many images the loaders skipped, and lists them in `directory/skipped-images.txt`.
-func reportSkipped(_ loaders: [DataLoader], directory: String) throws {
-    let lines = loaders.flatMap { loader in loader.skippedImages.map(\.reason) }
+func reportSkipped(_ lines: [String], directory: String) throws {
     guard !lines.isEmpty else { return }
     let path = "\(directory)/skipped-images.txt"
     try AtomicFile.write(lines.joined(separator: "\n") + "\n", to: path)

@@ -119,14 +119,9 @@ public final class DataLoader: Sendable {
             }
             let row = count
             count += 1
-            let image = preprocessing.geometry(decoded, training: training, random: random, index: example)
-            let produced = Shape(channels: image.channels, height: image.height, width: image.width)
-            guard produced == shape else {
-                throw DataError(source.name, "example \(example) preprocesses to \(produced), but the network takes \(shape)")
-            }
-            scalars.withUnsafeMutableBufferPointer { buffer in
-                preprocessing.normalize(image, training: training, random: random, index: example,
-                                        into: buffer.baseAddress! + row * size)
+            try scalars.withUnsafeMutableBufferPointer { buffer throws(DataError) in
+                try preprocessing.prepare(decoded, as: shape, training: training, random: random, index: example,
+                                          into: buffer.baseAddress! + row * size, source: "\(source.name) example \(example)")
             }
             labels[row] = source.label(at: example)
         }

@@ -37,9 +37,14 @@ public enum Datasets {
         }
         var status = stat()
         guard stat(nameOrPath, &status) == 0 else {
-            throw DataError(nameOrPath, "is neither a dataset name (\(names.joined(separator: ", "))) nor an existing path")
+            throw DataError(nameOrPath.isEmpty ? "--data" : nameOrPath, nameOrPath.isEmpty
+                ? "is empty: give a dataset name (\(names.joined(separator: ", "))) or a path"
+                : "is neither a dataset name (\(names.joined(separator: ", "))) nor an existing path")
         }
-        guard status.st_mode & S_IFMT == S_IFDIR else { throw DataError(nameOrPath, "is not a directory") }
+        guard status.st_mode & S_IFMT == S_IFDIR else {
+            throw DataError(nameOrPath, "is a file, not a dataset: --data takes \(names.joined(separator: " or ")), CIFAR-10's "
+                + "cifar-10-binary.tar.gz, or a directory (of IDX files, of CIFAR-10 batches, or an image folder DIR/train/CLASS/*.jpg)")
+        }
         if access("\(nameOrPath)/data_batch_1.bin", F_OK) == 0 {
             return Splits(training: try CIFAR10.training(directory: nameOrPath),
                           test: access("\(nameOrPath)/test_batch.bin", F_OK) == 0 ? try CIFAR10.test(directory: nameOrPath) : nil)

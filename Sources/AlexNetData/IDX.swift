@@ -89,6 +89,14 @@ public func readFile(_ path: String) throws(DataError) -> [UInt8] {
     return bytes
 }
 
+/// Reads a UTF-8 text file (a network file, class names, a statistics file), with errors that
+/// name it.
+public func readTextFile(_ path: String) throws(DataError) -> String {
+    let bytes = try readFile(path)
+    guard let text = String(validating: bytes, as: UTF8.self) else { throw DataError(path, "is not UTF-8 text") }
+    return text
+}
+
 /// Hands a file's bytes to `body` in pieces of 1 MiB, with errors that name it.
 public func readChunks(of path: String, _ body: (UnsafeRawBufferPointer) -> Void) throws(DataError) {
     guard let file = fopen(path, "rb") else {

@@ -74,16 +74,68 @@ public struct Preprocessing: Codable, Sendable, Equatable {
         }
     }
 
+    /// The same preprocessing made to give `shape` from an image of any size: the channels
+    /// become the network's (per-channel mean and std repeated from gray or averaged to gray),
+    /// and a square input without a crop gets one (centre or random, as before) after resizing
+    /// the shorter side to it, so a photo of any aspect ratio fits. Images that already come out
+    /// at `shape` are prepared exactly as without it.
+    public func fitted(to shape: Shape) -> Preprocessing {
+        guard let (c, h, w) = shape.image else { return self }
+        var fitted = self
+        if c != channels, c == 1 || c == 3 {
+            func convert(_ values: [Float]) -> [Float] {
+                c == 1 ? [values.reduce(0, +) / Float(max(values.count, 1))] : Array(repeating: values.first ?? 0, count: 3)
+            }
+            fitted.channels = c
+            fitted.mean = convert(mean)
+            fitted.std = convert(std)
+            if c == 1 { fitted.lightingSigma = 0 }
+        }
+        if crop == nil, h == w {
+            fitted.resize = resize ?? h
+            fitted.crop = h
+        }
+        return fitted
+    }
+
+    /// An image as network input: the geometry (steps 1-4), a check that it gives `shape`, then
+    /// the normalisation (steps 5-7) into `output`. The one path from decoded pixels to floats
+    /// that the loader, evaluation and prediction share; `source` names the image in errors.
+    public func prepare(_ image: Image, as shape: Shape, training: Bool, random: Philox, index: Int,
+                        into output: UnsafeMutablePointer<Float>, source: @autoclosure () -> String) throws(DataError) {
+        let prepared = try geometry(image, training: training, random: random, index: index, source: source())
+        try check(prepared, as: shape, source: source())
+        normalize(prepared, training: training, random: random, index: index, into: output)
+    }
+
+    /// The paper's ten test crops of `image` (see `tenCrops`), normalised into `output`, which
+    /// holds ten inputs of `shape` one after another.
+    public func prepareTenCrops(_ image: Image, as shape: Shape, into output: UnsafeMutablePointer<Float>,
+                                source: @autoclosure () -> String) throws(DataError) {
+        for (k, crop) in try tenCrops(image, source: source()).enumerated() {
+            try check(crop, as: shape, source: source())
+            normalize(crop, training: false, random: Philox(seed: 0), index: 0, into: output + k * shape.elementCount)
+        }
+    }
+
+    private func check(_ image: Image, as shape: Shape, source: String) throws(DataError) {
+        let produced = Shape(channels: image.channels, height: image.height, width: image.width)
+        guard produced == shape else {
+            throw DataError(source, "preprocesses to \(produced), but the network takes \(shape)")
+        }
+    }
+
     /// The geometric part (steps 1-4) for example `index` of `epoch`. Resize, crop and mirror
     /// run as one resampling pass that computes only the crop's pixels.
-    public func geometry(_ image: Image, training: Bool, random: Philox, index: Int) -> Image {
+    public func geometry(_ image: Image, training: Bool, random: Philox, index: Int, source: String = "image") throws(DataError) -> Image {
         let image = image.withChannels(channels)
         let size: (width: Int, height: Int) = resize.map { Resampler.size(of: (image.width, image.height), shorterSide: $0) } ?? (image.width, image.height)
         let words = random.block(at: UInt64(index) * 4)
         var (x, y, w, h) = (0, 0, size.width, size.height)
         if let crop {
-            precondition(crop <= size.width && crop <= size.height,
-                         "Preprocessing: crop \(crop) is larger than the \(size.width)x\(size.height) image")
+            guard crop <= size.width && crop <= size.height else {
+                throw DataError(source, "is \(size.width)x\(size.height)\(resize == nil ? "" : " after resizing"), smaller than the \(crop)x\(crop) crop")
+            }
             let (spanX, spanY) = (size.width - crop + 1, size.height - crop + 1)
             (x, y) = training && randomCrop
                 ? (Int(words.0 % UInt32(spanX)), Int(words.1 % UInt32(spanY)))
@@ -135,13 +187,16 @@ public struct Preprocessing: Codable, Sendable, Equatable {
 
     /// The ten 224-style test crops of SPEC.md section 3: the four corners and the centre of
     /// the resized image, then the same five mirrored. Needs `crop`.
-    public func tenCrops(_ image: Image) -> [Image] {
+    public func tenCrops(_ image: Image, source: String = "image") throws(DataError) -> [Image] {
         var image = image.withChannels(channels)
         if let resize {
             let size = Resampler.size(of: (image.width, image.height), shorterSide: resize)
             if size != (image.width, image.height) { image = Resampler(from: (image.width, image.height), to: size)(image) }
         }
         let size = crop ?? min(image.width, image.height)
+        guard size <= min(image.width, image.height) else {
+            throw DataError(source, "is \(image.width)x\(image.height)\(resize == nil ? "" : " after resizing"), smaller than the \(size)x\(size) crops")
+        }
         let (right, bottom) = (image.width - size, image.height - size)
         let corners = [(0, 0), (right, 0), (0, bottom), (right, bottom), (right / 2, bottom / 2)]
         let five = corners.map { image.cropped(x: $0.0, y: $0.1, width: size, height: size) }

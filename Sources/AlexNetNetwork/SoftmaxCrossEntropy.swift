@@ -17,43 +17,68 @@ import Darwin
 /// Subtracting the row maximum keeps exp from overflowing; the log-probability is computed as
 /// (z - max) - log(sum) so that a confident wrong answer gives a large finite loss, not inf.
 public enum SoftmaxCrossEntropy {
+    /// Row-wise softmax of `rows x classes` scores, in place: the one implementation that
+    /// evaluation, prediction and ten-crop averaging use.
+    public static func softmax(_ z: UnsafeMutableBufferPointer<Float>, rows: Int, classes: Int) {
+        precondition(z.count >= rows * classes, "softmax: \(z.count) scores for \(rows) x \(classes)")
+        for row in 0..<rows {
+            let base = row * classes
+            var top = -Float.infinity
+            for k in 0..<classes { top = max(top, z[base + k]) }
+            var sum: Float = 0
+            for k in 0..<classes {
+                z[base + k] = expf(z[base + k] - top)
+                sum += z[base + k]
+            }
+            for k in 0..<classes { z[base + k] /= sum }
+        }
+    }
+
     /// Row-wise softmax of `[N, K]` logits.
     public static func probabilities(_ logits: Tensor) -> Tensor {
-        let (n, k) = (logits.shape[0], logits.count / max(logits.shape[0], 1))
-        var p = Tensor(zeros: logits.shape)
-        for b in 0..<n {
-            let row = logits.scalars[(b * k)..<((b + 1) * k)]
-            let top = row.max()!
-            let exps = row.map { expf($0 - top) }
-            let sum = exps.reduce(0, +)
-            for j in 0..<k { p.scalars[b * k + j] = exps[j] / sum }
-        }
+        var p = logits
+        p.scalars.withUnsafeMutableBufferPointer { softmax($0, rows: logits.shape[0], classes: logits.count / max(logits.shape[0], 1)) }
         return p
     }
 
-    /// Mean loss over the batch. Labels must be in 0..<K.
-    public static func loss(logits: Tensor, labels: [Int]) -> Float {
-        let (n, k) = (logits.shape[0], logits.count / max(logits.shape[0], 1))
-        precondition(labels.count == n, "SoftmaxCrossEntropy: \(labels.count) labels for \(n) rows")
+    /// The mean loss over `labels.count` rows of `classes` logits, and its gradient with respect
+    /// to the logits written to `dz` (same layout): the host implementation every backend on the
+    /// host uses. Labels must be in 0..<classes (`Plan.check` makes sure).
+    public static func lossAndGradient(logits z: UnsafeBufferPointer<Float>, labels: [Int], classes: Int,
+                                       gradient dz: UnsafeMutablePointer<Float>) -> Float {
+        let rows = labels.count
         var total: Double = 0
-        for b in 0..<n {
-            precondition(labels[b] >= 0 && labels[b] < k, "SoftmaxCrossEntropy: label \(labels[b]) outside 0..<\(k)")
-            let row = logits.scalars[(b * k)..<((b + 1) * k)]
-            let top = row.max()!
-            let logSum = log(row.reduce(0.0) { $0 + exp(Double($1 - top)) })
-            total += logSum - Double(row[row.startIndex + labels[b]] - top)
+        let scale = 1 / Float(rows)
+        for row in 0..<rows {
+            let label = labels[row]
+            precondition(label >= 0 && label < classes, "SoftmaxCrossEntropy: label \(label) outside 0..<\(classes)")
+            let base = row * classes
+            var top = -Float.infinity
+            for j in 0..<classes { top = max(top, z[base + j]) }
+            var sum: Double = 0
+            for j in 0..<classes { sum += Double(expf(z[base + j] - top)) }
+            total += log(sum) - Double(z[base + label] - top)
+            let inverse = Float(1 / sum)
+            for j in 0..<classes { dz[base + j] = expf(z[base + j] - top) * inverse * scale }
+            dz[base + label] -= scale
         }
-        return Float(total / Double(n))
+        return Float(total / Double(rows))
     }
 
-    /// Gradient of the mean loss with respect to the logits.
-    public static func gradient(logits: Tensor, labels: [Int]) -> Tensor {
-        let (n, k) = (logits.shape[0], logits.count / max(logits.shape[0], 1))
-        var dz = probabilities(logits)
-        for b in 0..<n {
-            dz.scalars[b * k + labels[b]] -= 1
+    /// The mean loss and its gradient for `[N, K]` logits.
+    public static func lossAndGradient(logits: Tensor, labels: [Int]) -> (loss: Float, gradient: Tensor) {
+        let classes = logits.count / max(logits.shape[0], 1)
+        precondition(labels.count == logits.shape[0], "SoftmaxCrossEntropy: \(labels.count) labels for \(logits.shape[0]) rows")
+        var gradient = Tensor(zeros: logits.shape)
+        let loss = logits.scalars.withUnsafeBufferPointer { z in
+            gradient.scalars.withUnsafeMutableBufferPointer { lossAndGradient(logits: z, labels: labels, classes: classes, gradient: $0.baseAddress!) }
         }
-        for i in 0..<dz.count { dz.scalars[i] /= Float(n) }
-        return dz
+        return (loss, gradient)
     }
+
+    /// Mean loss over the batch.
+    public static func loss(logits: Tensor, labels: [Int]) -> Float { lossAndGradient(logits: logits, labels: labels).loss }
+
+    /// Gradient of the mean loss with respect to the logits.
+    public static func gradient(logits: Tensor, labels: [Int]) -> Tensor { lossAndGradient(logits: logits, labels: labels).gradient }
 }

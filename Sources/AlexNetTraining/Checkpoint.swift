@@ -44,10 +44,38 @@ public struct RunState: Codable, Sendable, Equatable {
     public var bestTop1: Double?
     /// Seconds of wall time before this process (resumed runs add theirs).
     public var elapsedSeconds: Double = 0
+    /// The plateau schedule's memory.
+    public var scheduleState = ScheduleState()
 
     public init(configuration: TrainingConfiguration, classNames: [String]) {
         self.configuration = configuration
         self.classNames = classNames
+    }
+
+    /// The learning rate of the next step.
+    public var learningRate: Float { configuration.schedule.learningRate(epoch: epoch, step: step, state: scheduleState) }
+
+    private enum CodingKeys: String, CodingKey {
+        case configuration, classNames, epoch, batch, step, partial, history, bestTop1, elapsedSeconds, scheduleState
+    }
+
+    private enum ConfigurationKeys: String, CodingKey { case schedule }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        configuration = try c.decode(TrainingConfiguration.self, forKey: .configuration)
+        classNames = try c.decode([String].self, forKey: .classNames)
+        epoch = try c.decode(Int.self, forKey: .epoch)
+        batch = try c.decode(Int.self, forKey: .batch)
+        step = try c.decode(Int.self, forKey: .step)
+        partial = try c.decode(PartialEpoch.self, forKey: .partial)
+        history = try c.decode([EpochRecord].self, forKey: .history)
+        bestTop1 = try c.decodeIfPresent(Double.self, forKey: .bestTop1)
+        elapsedSeconds = try c.decode(Double.self, forKey: .elapsedSeconds)
+        // Checkpoints written before the plateau memory moved here kept it in the recipe's
+        // schedule, under the same keys.
+        scheduleState = try c.decodeIfPresent(ScheduleState.self, forKey: .scheduleState)
+            ?? c.nestedContainer(keyedBy: ConfigurationKeys.self, forKey: .configuration).decode(ScheduleState.self, forKey: .schedule)
     }
 }
 
@@ -60,6 +88,7 @@ public enum Checkpoint {
 
     /// Writes `plan`'s tensors and `run` to `path` atomically.
     public static func write(plan: any Plan, run: RunState, to path: String) throws {
+        plan.copyToHost()
         let layout = plan.network.layout
         var outputs: [SafeTensors.Output] = []
         for slot in layout.slots {
@@ -112,7 +141,7 @@ public enum Checkpoint {
     /// Copies the tensors of `file` named like `plan`'s slots into the plan (and, with
     /// `optimizer`, its optimizer buffers). Every missing tensor, unexpected tensor and shape
     /// mismatch is reported, one per line, before anything is changed.
-    public static func load(_ file: SafeTensors, into plan: any Plan, optimizer: (any Optimizer)? = nil,
+    public static func load(_ file: SafeTensors, into plan: any Plan, optimizer: Optimizer? = nil,
                             rename: (String) -> String = { $0 }) throws {
         let layout = plan.network.layout
         var expected: [(file: String, slot: ParameterSlot, buffer: FloatBuffer)] = []
@@ -146,6 +175,7 @@ public enum Checkpoint {
             let values = try file.floats(name)
             _ = buffer.view(offset: slot.offset, count: slot.count).update(fromContentsOf: values)
         }
+        plan.copyFromHost()
     }
 }
 

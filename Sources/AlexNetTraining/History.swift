@@ -34,9 +34,10 @@ public enum History {
             .init(name: "training", color: "#1f77b4", x: epochs, y: records.map(\.trainLoss)),
             .init(name: "validation", color: "#ff7f0e", x: epochs, y: records.compactMap(\.validationLoss)),
         ])
-        let accuracy = Plot(title: "Accuracy (top-1)", xLabel: "epoch", series: [
-            .init(name: "training", color: "#1f77b4", x: epochs, y: records.map(\.trainAccuracy)),
-            .init(name: "validation", color: "#ff7f0e", x: epochs, y: records.compactMap(\.validationTop1)),
+        // Percent, as the command line prints it.
+        let accuracy = Plot(title: "Accuracy (top-1, %)", xLabel: "epoch", series: [
+            .init(name: "training", color: "#1f77b4", x: epochs, y: records.map { 100 * $0.trainAccuracy }),
+            .init(name: "validation", color: "#ff7f0e", x: epochs, y: records.compactMap(\.validationTop1).map { 100 * $0 }),
         ])
         try AtomicFile.write(Plot.svg([loss, accuracy]), to: "\(directory)/curves.svg")
         try AtomicFile.write(bytes: Plot.png([loss, accuracy]), to: "\(directory)/curves.png")

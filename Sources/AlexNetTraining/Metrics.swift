@@ -52,19 +52,31 @@ public struct Metrics: Sendable, Equatable {
         count += rows
     }
 
-    /// Row-wise softmax of `rows x classes` logits, in place.
-    public static func softmax(_ logits: inout [Float], rows: Int, classes: Int) {
-        for row in 0..<rows {
-            let base = row * classes
-            var top = -Float.infinity
-            for k in 0..<classes { top = max(top, logits[base + k]) }
-            var sum: Float = 0
-            for k in 0..<classes {
-                logits[base + k] = expf(logits[base + k] - top)
-                sum += logits[base + k]
-            }
-            for k in 0..<classes { logits[base + k] /= sum }
-        }
+    /// Adds another's counts (another batch, or another process's share of the same batches).
+    public mutating func merge(_ other: Metrics) {
+        precondition(other.classes == classes, "Metrics: merging \(other.classes) classes into \(classes)")
+        count += other.count
+        lossSum += other.lossSum
+        top1Correct += other.top1Correct
+        top5Correct += other.top5Correct
+        for i in confusion.indices { confusion[i] += other.confusion[i] }
+    }
+
+    /// Every sum as one vector, for adding up across processes: count, loss sum, top-1, top-5,
+    /// then the confusion matrix.
+    public var sums: [Double] {
+        [Double(count), lossSum, Double(top1Correct), Double(top5Correct)] + confusion.map(Double.init)
+    }
+
+    /// Metrics from `sums` (of any number of processes).
+    public init(classes: Int, sums: [Double]) {
+        precondition(sums.count == 4 + classes * classes, "Metrics: \(sums.count) sums for \(classes) classes")
+        self.classes = classes
+        count = Int(sums[0])
+        lossSum = sums[1]
+        top1Correct = Int(sums[2])
+        top5Correct = Int(sums[3])
+        confusion = sums[4...].map { Int($0) }
     }
 }
 

@@ -60,10 +60,9 @@ public struct Plot: Sendable {
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
         var out = "<text x=\"\(f(Self.width / 2))\" y=\"18\" text-anchor=\"middle\" font-size=\"13\">\(title)</text>\n"
         out += "<rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(right - left))\" height=\"\(f(bottom - top))\" fill=\"none\" stroke=\"#888\"/>\n"
-        for k in 0...4 {
-            let y = yRange.lowerBound + Double(k) / 4 * (yRange.upperBound - yRange.lowerBound)
+        for y in Self.roundTicks(yRange) {
             out += "<line x1=\"\(f(left))\" x2=\"\(f(right))\" y1=\"\(f(py(y)))\" y2=\"\(f(py(y)))\" stroke=\"#eee\"/>"
-            out += "<text x=\"\(f(left - 4))\" y=\"\(f(py(y) + 4))\" text-anchor=\"end\">\(String(format: "%.3g", y))</text>\n"
+            out += "<text x=\"\(f(left - 4))\" y=\"\(f(py(y) + 4))\" text-anchor=\"end\">\(String(format: "%g", y))</text>\n"
         }
         for x in Self.ticks(xRange) {
             out += "<text x=\"\(f(px(x)))\" y=\"\(f(bottom + 14))\" text-anchor=\"middle\">\(String(format: "%g", x))</text>\n"
@@ -81,6 +80,22 @@ public struct Plot: Sendable {
             out += "<text x=\"\(f(right - 70))\" y=\"\(f(legendY))\">\(s.name)</text>\n"
         }
         return out
+    }
+
+    /// Three to six ticks at round values (1, 2 or 5 times a power of ten) inside the range.
+    static func roundTicks(_ range: ClosedRange<Double>) -> [Double] {
+        let span = range.upperBound - range.lowerBound
+        guard span > 0, span.isFinite else { return [range.lowerBound] }
+        let magnitude = pow(10, (log10(span / 4)).rounded(.down))
+        let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { span / $0 <= 6 } ?? 10 * magnitude
+        var ticks: [Double] = []
+        var k = (range.lowerBound / step).rounded(.up)
+        while k * step <= range.upperBound + step * 1e-9 {
+            // Multiplying the integer count keeps 0.3 from printing as 0.30000000000000004.
+            ticks.append((k * step / magnitude).rounded() * magnitude)
+            k += 1
+        }
+        return ticks
     }
 
     /// At most about 10 integer ticks across the range.
@@ -109,10 +124,9 @@ extension Plot {
         func py(_ y: Double) -> Double { bottom - (y - yRange.lowerBound) / (yRange.upperBound - yRange.lowerBound) * (bottom - top) }
         let (gray, light, black): (Canvas.Color, Canvas.Color, Canvas.Color) = ((136, 136, 136), (235, 235, 235), (0, 0, 0))
         canvas.text(title, x: offset + Int(Self.width / 2), y: 8, black, scale: 2, anchor: .center)
-        for k in 0...4 {
-            let y = yRange.lowerBound + Double(k) / 4 * (yRange.upperBound - yRange.lowerBound)
+        for y in Self.roundTicks(yRange) {
             canvas.line(px(xRange.lowerBound), py(y), px(xRange.upperBound), py(y), light)
-            canvas.text(String(format: "%.3g", y), x: offset + Int(left) - 4, y: Int(py(y)) - 3, black, anchor: .right)
+            canvas.text(String(format: "%g", y), x: offset + Int(left) - 4, y: Int(py(y)) - 3, black, anchor: .right)
         }
         for x in Self.ticks(xRange) {
             canvas.text(String(format: "%g", x), x: Int(px(x)), y: Int(bottom) + 6, black, anchor: .center)
@@ -133,31 +147,35 @@ extension Plot {
 }
 
 /// The confusion matrix as a PNG heat map: row-normalised shades of blue, the counts in the
-/// cells, class indices along both axes (rows: true class, columns: predicted).
+/// cells, the true classes' names and indices down the left, the predicted classes' indices
+/// across the top.
 public enum ConfusionPlot {
-    public static func png(_ confusion: [Int], classes: Int) -> [UInt8] {
+    public static func png(_ confusion: [Int], classNames: [String]) -> [UInt8] {
+        let classes = classNames.count
         let cell = classes <= 20 ? 36 : max(4, 720 / classes)
-        let margin = 40
-        var canvas = Canvas(width: margin + cell * classes + 12, height: margin + cell * classes + 28)
-        canvas.text("predicted", x: margin + cell * classes / 2, y: 4, anchor: .center)
+        let labels = classNames.enumerated().map { "\($0.offset) \($0.element)" }
+        let left = cell >= 12 ? 12 + (labels.map { Canvas.textWidth($0) }.max() ?? 0) : 12
+        let top = 40
+        var canvas = Canvas(width: left + cell * classes + 12, height: top + cell * classes + 28)
+        canvas.text("predicted", x: left + cell * classes / 2, y: 4, anchor: .center)
         for truth in 0..<classes {
             let total = max(1, (0..<classes).reduce(0) { $0 + confusion[truth * classes + $1] })
             for predicted in 0..<classes {
                 let count = confusion[truth * classes + predicted]
                 let share = Double(count) / Double(total)
                 let shade: Canvas.Color = (UInt8(255 - 225 * share), UInt8(255 - 160 * share), 255)
-                let (x, y) = (margin + predicted * cell, margin + truth * cell)
+                let (x, y) = (left + predicted * cell, top + truth * cell)
                 canvas.fill(x: x, y: y, width: cell - 1, height: cell - 1, shade)
                 if cell >= 28 {
                     canvas.text(String(count), x: x + cell / 2, y: y + cell / 2 - 3, share > 0.5 ? (255, 255, 255) : (0, 0, 0), anchor: .center)
                 }
             }
             if cell >= 12 {
-                canvas.text(String(truth), x: margin - 6, y: margin + truth * cell + cell / 2 - 3, anchor: .right)
-                canvas.text(String(truth), x: margin + truth * cell + cell / 2, y: margin - 12, anchor: .center)
+                canvas.text(labels[truth], x: left - 6, y: top + truth * cell + cell / 2 - 3, anchor: .right)
+                canvas.text(String(truth), x: left + truth * cell + cell / 2, y: top - 12, anchor: .center)
             }
         }
-        canvas.text("rows: true class", x: margin, y: margin + cell * classes + 10)
+        canvas.text("rows: true class", x: left, y: top + cell * classes + 10)
         return canvas.png
     }
 }

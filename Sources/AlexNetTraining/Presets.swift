@@ -17,21 +17,21 @@ public enum TrainingPresets {
             // that 4 epochs suffice, and inputs standardised with the training set's mean/std.
             return TrainingConfiguration(
                 preset: name, model: "quick", data: "fashion-mnist", epochs: 4, batchSize: 128,
-                optimizer: OptimizerSettings(kind: .sgd, momentum: 0.9, weightDecay: 5e-4),
+                optimizer: .paper,
                 schedule: Schedule(kind: .constant, baseLearningRate: 0.01),
                 preprocessing: Preprocessing(channels: 1, resize: 64, mean: [fashionMNISTMean], std: [fashionMNISTStd]))
         case "d2l-fashion":
             // Dive into Deep Learning 8.1: 224x224 upscaling, ToTensor scaling only, plain SGD.
             return TrainingConfiguration(
                 preset: name, model: "d2l-fashion", data: "fashion-mnist", epochs: 10, batchSize: 128,
-                optimizer: OptimizerSettings(kind: .sgd),
+                optimizer: .sgd(),
                 schedule: Schedule(kind: .constant, baseLearningRate: 0.01),
                 preprocessing: Preprocessing(channels: 1, resize: 224))
         case "cifar10":
             // The Keras AlexNet8 tutorial: Adam, batch 32, 5 epochs, pixels scaled to [0, 1].
             return TrainingConfiguration(
                 preset: name, model: "cifar10", data: "cifar10", epochs: 5, batchSize: 32,
-                optimizer: OptimizerSettings(kind: .adam),
+                optimizer: .adam,
                 schedule: Schedule(kind: .constant, baseLearningRate: 0.001),
                 preprocessing: Preprocessing(channels: 3))
         case "paper":
@@ -41,7 +41,7 @@ public enum TrainingPresets {
             // eigenvectors are known (`alexnet data stats`).
             return TrainingConfiguration(
                 preset: name, model: "paper", data: "", epochs: 90, batchSize: 128,
-                optimizer: OptimizerSettings(kind: .sgd, momentum: 0.9, weightDecay: 5e-4),
+                optimizer: .paper,
                 schedule: Schedule(kind: .plateau, baseLearningRate: 0.01, patience: 1, maxReductions: 3),
                 preprocessing: Preprocessing(channels: 3, resize: 256, crop: 227, randomCrop: true, flip: true,
                                              scale: 1, mean: [123.68, 116.78, 103.94]))

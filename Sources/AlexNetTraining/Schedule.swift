@@ -1,5 +1,5 @@
-/// The learning rate over a run. Its state (for the plateau rule) is Codable so a checkpoint
-/// carries it and a resumed run divides at the same epochs.
+/// The learning rate over a run, as a recipe states it. The plateau rule's memory is the run's
+/// (`ScheduleState`, in `RunState`).
 ///
 /// - `constant`: the base rate throughout (d2l, Keras).
 /// - `step`: multiplied by `factor` every `stepEpochs` epochs.
@@ -21,10 +21,6 @@ public struct Schedule: Codable, Sendable, Equatable {
     public var patience: Int = 1
     public var maxReductions: Int = 3
     public var warmupSteps: Int = 0
-    // Plateau state.
-    public private(set) var reductions = 0
-    public private(set) var bestError: Double?
-    public private(set) var epochsWithoutImprovement = 0
 
     public init(kind: Kind, baseLearningRate: Float, factor: Float = 0.1, stepEpochs: Int = 30,
                 patience: Int = 1, maxReductions: Int = 3, warmupSteps: Int = 0) {
@@ -37,23 +33,34 @@ public struct Schedule: Codable, Sendable, Equatable {
         self.warmupSteps = warmupSteps
     }
 
-    /// The rate for global step `step` (from 0) within epoch `epoch` (from 0).
-    public func learningRate(epoch: Int, step: Int) -> Float {
+    /// The rate for global step `step` (from 0) within epoch `epoch` (from 0), after `state`'s
+    /// plateau reductions.
+    public func learningRate(epoch: Int, step: Int, state: ScheduleState = ScheduleState()) -> Float {
         var rate = baseLearningRate
         switch kind {
         case .constant: break
         case .step: rate *= pow(factor, Float(epoch / max(stepEpochs, 1)))
-        case .plateau: rate *= pow(factor, Float(reductions))
+        case .plateau: rate *= pow(factor, Float(state.reductions))
         }
         if step < warmupSteps { rate *= Float(step + 1) / Float(warmupSteps) }
         return rate
     }
+}
 
-    /// Records an epoch's validation error (1 - top-1); returns true when the plateau rule just
-    /// lowered the rate.
+/// Where a run stands in its schedule: the plateau rule's memory. It is part of the run's state
+/// (a checkpoint carries it, so a resumed run divides at the same epochs), not of the recipe.
+public struct ScheduleState: Codable, Sendable, Equatable {
+    public private(set) var reductions = 0
+    public private(set) var bestError: Double?
+    public private(set) var epochsWithoutImprovement = 0
+
+    public init() {}
+
+    /// Records an epoch's validation error (1 - top-1); returns true when `schedule`'s plateau
+    /// rule just lowered the rate.
     @discardableResult
-    public mutating func epochEnded(validationError: Double?) -> Bool {
-        guard kind == .plateau, let error = validationError else { return false }
+    public mutating func epochEnded(validationError: Double?, schedule: Schedule) -> Bool {
+        guard schedule.kind == .plateau, let error = validationError else { return false }
         if let best = bestError, error >= best {
             epochsWithoutImprovement += 1
         } else {
@@ -61,7 +68,7 @@ public struct Schedule: Codable, Sendable, Equatable {
             epochsWithoutImprovement = 0
             return false
         }
-        guard epochsWithoutImprovement >= patience, reductions < maxReductions else { return false }
+        guard epochsWithoutImprovement >= schedule.patience, reductions < schedule.maxReductions else { return false }
         reductions += 1
         epochsWithoutImprovement = 0
         return true

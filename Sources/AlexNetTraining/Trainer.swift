@@ -19,7 +19,7 @@ public protocol TrainingObserver: AnyObject {
     func note(_ message: String)
 }
 
-/// How a call to `Trainer.run` ended.
+/// How a call to `Trainer.train` ended.
 public enum TrainingOutcome: Equatable, Sendable {
     case completed
     /// Stopped by `shouldStop` (Ctrl-C) after a step; the checkpoint holds the position.
@@ -39,8 +39,21 @@ public enum TrainingError: Error, CustomStringConvertible {
     }
 }
 
-/// The training loop: batches from the loader, a step of the plan, metrics, validation after
-/// every epoch, the schedule, and checkpoints. Every random choice is a function of the seed
+/// What one training step gives back.
+public struct StepResult {
+    /// The step's mean loss, over this process's examples.
+    public var loss: Float
+    /// Loss sum and correct counts of the step, summed over every process.
+    public var metrics: Metrics
+    /// This process's logits `[N, classes]` (training mode).
+    public var logits: Tensor
+    public var learningRate: Float
+}
+
+/// The training loop. `step` is one optimizer step: forward and backward on the plan, the
+/// gradient reducer (where a cluster averages gradients), the optimizer update, the metrics.
+/// `train` is the epochs around it: batches from the loader, progress, validation after every
+/// epoch, the schedule, checkpoints and history. Every random choice is a function of the seed
 /// and the position (epoch, batch, step), which a checkpoint stores, so a resumed run takes
 /// exactly the steps the uninterrupted run would have.
 public final class Trainer {
@@ -49,11 +62,16 @@ public final class Trainer {
     public let validation: DataLoader?
     /// Where `last.safetensors`, `best.safetensors`, the history and the plots go (nil: nowhere).
     public let outputDirectory: String?
+    /// Whether this process writes checkpoints, history and plots (in a cluster, rank 0 only).
+    public var writesFiles = true
+    /// Joins the step to other processes' (identity with one process).
+    public var reducer: any GradientReducer = LocalReducer()
     public weak var observer: TrainingObserver?
     /// Polled after every step; true stops the run after writing a checkpoint.
     public var shouldStop: () -> Bool = { false }
     public private(set) var run: RunState
-    private var optimizer: any Optimizer
+    /// The run's update rule.
+    public var optimizer: Optimizer { run.configuration.optimizer }
 
     public init(plan: any Plan, training: DataLoader, validation: DataLoader?, run: RunState, outputDirectory: String?) {
         precondition(training.batchSize == plan.batchSize && (validation?.batchSize ?? plan.batchSize) == plan.batchSize,
@@ -63,104 +81,115 @@ public final class Trainer {
         self.validation = validation
         self.run = run
         self.outputDirectory = outputDirectory
-        optimizer = run.configuration.optimizer.make(learningRate: run.configuration.schedule.baseLearningRate)
     }
-
-    /// The optimizer this run uses (for restoring its buffers from a checkpoint).
-    public var currentOptimizer: any Optimizer { optimizer }
 
     public var lastCheckpointPath: String? { outputDirectory.map { "\($0)/last.safetensors" } }
     public var bestCheckpointPath: String? { outputDirectory.map { "\($0)/best.safetensors" } }
 
+    /// One optimizer step on `batch` (its first `batch.count` rows are real examples), at the
+    /// run's current step; advances the run by one step. A loss that is not finite throws
+    /// before anything is updated.
+    public func step(_ batch: Batch) throws -> StepResult {
+        let rate = run.learningRate
+        let output = try plan.computeGradients(input: batch.input, labels: batch.labels, step: run.step)
+        guard output.loss.isFinite else {
+            throw TrainingError.nonFiniteLoss(
+                loss: output.loss, epoch: batch.epoch, batch: batch.index, step: run.step,
+                checkpoint: lastCheckpointPath.flatMap { writesFiles && access($0, F_OK) == 0 ? $0 : nil })
+        }
+        try plan.withHostGradients { try reducer.reduce(gradients: $0) }
+        try plan.update(with: optimizer, learningRate: rate, step: run.step)
+        run.step += 1
+        var metrics = Metrics(classes: run.classNames.count)
+        output.logits.scalars.withUnsafeBufferPointer { scores in
+            metrics.add(probabilities: scores, labels: batch.labels[...], rows: batch.count,
+                        lossSum: Double(output.loss) * Double(batch.count))
+        }
+        return StepResult(loss: output.loss, metrics: try reducer.merged(metrics), logits: output.logits, learningRate: rate)
+    }
+
     /// Trains from the run's position to its last epoch.
     public func train() throws -> TrainingOutcome {
-        let configuration = run.configuration
-        let classes = run.classNames.count
-        let start = DispatchTime.now().uptimeNanoseconds
-        let priorSeconds = run.elapsedSeconds
-        func elapsed() -> Double { priorSeconds + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-        while run.epoch < configuration.epochs {
-            let epoch = run.epoch
-            let batches = training.batchesPerEpoch
-            observer?.epochStarted(epoch: epoch, epochs: configuration.epochs, batches: batches, firstBatch: run.batch)
+        let clock = Stopwatch(prior: run.elapsedSeconds)
+        while run.epoch < run.configuration.epochs {
+            let (epoch, batches) = (run.epoch, training.batchesPerEpoch)
+            observer?.epochStarted(epoch: epoch, epochs: run.configuration.epochs, batches: batches, firstBatch: run.batch)
             let stream = training.batches(epoch: epoch, from: run.batch)
             var stepStart = DispatchTime.now().uptimeNanoseconds
             while var batch = try stream.nextBatch() {
-                let rate = configuration.schedule.learningRate(epoch: epoch, step: run.step)
-                optimizer.learningRate = rate
-                let loss = plan.computeGradients(input: batch.input, labels: batch.labels, step: UInt64(run.step))
+                let result: StepResult
+                do { result = try step(batch) } catch { stream.stop(); throw error }
                 training.recycle(&batch)
-                guard loss.isFinite else {
-                    stream.stop()
-                    throw TrainingError.nonFiniteLoss(loss: loss, epoch: epoch, batch: batch.index, step: run.step,
-                                                      checkpoint: lastCheckpointPath.flatMap { access($0, F_OK) == 0 ? $0 : nil })
-                }
-                var metrics = Metrics(classes: classes)
-                let logits = plan.lastLogits
-                logits.scalars.withUnsafeBufferPointer { scores in
-                    metrics.add(probabilities: scores, labels: batch.labels[...], rows: batch.count, lossSum: 0)
-                }
-                plan.update(with: optimizer, step: run.step + 1)
                 let now = DispatchTime.now().uptimeNanoseconds
                 run.partial.seconds += Double(now - stepStart) / 1e9
                 stepStart = now
-                run.step += 1
                 run.batch = batch.index + 1
-                run.partial.examples += batch.count
-                run.partial.lossSum += Double(loss) * Double(batch.count)
-                run.partial.correct += metrics.top1Correct
+                run.partial.examples += result.metrics.count
+                run.partial.lossSum += result.metrics.lossSum
+                run.partial.correct += result.metrics.top1Correct
                 observer?.stepFinished(
                     epoch: epoch, batch: batch.index, batches: batches,
                     loss: run.partial.lossSum / Double(run.partial.examples),
                     accuracy: Double(run.partial.correct) / Double(run.partial.examples),
-                    imagesPerSecond: Double(run.partial.examples) / max(run.partial.seconds, 1e-9), learningRate: rate)
+                    imagesPerSecond: Double(run.partial.examples) / max(run.partial.seconds, 1e-9), learningRate: result.learningRate)
                 if shouldStop() {
                     stream.stop()
-                    run.elapsedSeconds = elapsed()
+                    run.elapsedSeconds = clock.seconds
                     try saveLast()
                     return .interrupted(step: run.step)
                 }
-                if configuration.checkpointEvery > 0 && run.step % configuration.checkpointEvery == 0 {
-                    run.elapsedSeconds = elapsed()
+                if run.configuration.checkpointEvery > 0 && run.step % run.configuration.checkpointEvery == 0 {
+                    run.elapsedSeconds = clock.seconds
                     try saveLast()
                 }
             }
-            var record = EpochRecord(
-                epoch: epoch + 1, step: run.step, learningRate: optimizer.learningRate,
-                trainLoss: run.partial.lossSum / Double(max(run.partial.examples, 1)),
-                trainAccuracy: Double(run.partial.correct) / Double(max(run.partial.examples, 1)),
-                imagesPerSecond: Double(run.partial.examples) / max(run.partial.seconds, 1e-9), wallSeconds: 0)
-            var isBest = false
-            if let validation {
-                let metrics = try evaluate(validation)
-                record.validationLoss = metrics.loss
-                record.validationTop1 = metrics.top1
-                record.validationTop5 = metrics.top5
-                if run.bestTop1.map({ metrics.top1 > $0 }) ?? true {
-                    run.bestTop1 = metrics.top1
-                    isBest = true
-                }
-                if run.configuration.schedule.epochEnded(validationError: 1 - metrics.top1) {
-                    let next = run.configuration.schedule.learningRate(epoch: epoch + 1, step: run.step)
-                    observer?.note("validation error stopped improving: learning rate lowered to \(next)")
-                }
-            }
-            record.wallSeconds = elapsed()
-            run.history.append(record)
-            run.epoch = epoch + 1
-            run.batch = 0
-            run.partial = PartialEpoch()
-            run.elapsedSeconds = record.wallSeconds
-            try saveLast()
-            if isBest, let path = bestCheckpointPath { try Checkpoint.write(plan: plan, run: run, to: path) }
-            if let outputDirectory { try History.write(run.history, to: outputDirectory) }
-            observer?.epochFinished(record, isBest: isBest)
+            try finishEpoch(clock: clock)
         }
         return .completed
     }
 
+    /// Validation, the schedule's epoch rule, the history, and the checkpoints after an epoch.
+    private func finishEpoch(clock: Stopwatch) throws {
+        let epoch = run.epoch
+        var record = EpochRecord(
+            epoch: epoch + 1, step: run.step, learningRate: configurationRate(epoch: epoch),
+            trainLoss: run.partial.lossSum / Double(max(run.partial.examples, 1)),
+            trainAccuracy: Double(run.partial.correct) / Double(max(run.partial.examples, 1)),
+            imagesPerSecond: Double(run.partial.examples) / max(run.partial.seconds, 1e-9), wallSeconds: 0)
+        var isBest = false
+        if let validation {
+            let metrics = try evaluate(validation)
+            record.validationLoss = metrics.loss
+            record.validationTop1 = metrics.top1
+            record.validationTop5 = metrics.top5
+            if run.bestTop1.map({ metrics.top1 > $0 }) ?? true {
+                run.bestTop1 = metrics.top1
+                isBest = true
+            }
+            if run.scheduleState.epochEnded(validationError: 1 - metrics.top1, schedule: run.configuration.schedule) {
+                let next = run.configuration.schedule.learningRate(epoch: epoch + 1, step: run.step, state: run.scheduleState)
+                observer?.note("validation error stopped improving: learning rate lowered to \(next)")
+            }
+        }
+        record.wallSeconds = clock.seconds
+        run.history.append(record)
+        run.epoch = epoch + 1
+        run.batch = 0
+        run.partial = PartialEpoch()
+        run.elapsedSeconds = record.wallSeconds
+        try saveLast()
+        if isBest, writesFiles, let path = bestCheckpointPath { try Checkpoint.write(plan: plan, run: run, to: path) }
+        if writesFiles, let outputDirectory { try History.write(run.history, to: outputDirectory) }
+        observer?.epochFinished(record, isBest: isBest)
+    }
+
+    /// The rate the epoch's last step used.
+    private func configurationRate(epoch: Int) -> Float {
+        run.configuration.schedule.learningRate(epoch: epoch, step: max(run.step - 1, 0), state: run.scheduleState)
+    }
+
     private func saveLast() throws {
-        if let path = lastCheckpointPath { try Checkpoint.write(plan: plan, run: run, to: path) }
+        if writesFiles, let path = lastCheckpointPath { try Checkpoint.write(plan: plan, run: run, to: path) }
     }
 
     /// Loss, top-1, top-5 and the confusion matrix of the plan in evaluation mode over `loader`.
@@ -171,21 +200,10 @@ public final class Trainer {
     }
 }
 
-/// Evaluation passes shared by the trainer and `alexnet evaluate`.
-public enum Evaluation {
-    /// Runs `plan` in evaluation mode over every batch of `loader`.
-    public static func run(plan: any Plan, loader: DataLoader, classes: Int,
-                           progress: (Int, Int) -> Void = { _, _ in }) throws -> Metrics {
-        var metrics = Metrics(classes: classes)
-        let stream = loader.batches(epoch: 0)
-        let batches = loader.batchesPerEpoch
-        while var batch = try stream.nextBatch() {
-            progress(batch.index, batches)
-            var scores = plan.infer(batch.input).scalars
-            loader.recycle(&batch)
-            Metrics.softmax(&scores, rows: batch.count, classes: classes)
-            scores.withUnsafeBufferPointer { metrics.add(probabilities: $0, labels: batch.labels[...], rows: batch.count) }
-        }
-        return metrics
-    }
+/// Wall time of a run, counting what earlier processes spent on it.
+struct Stopwatch {
+    let prior: Double
+    let start = DispatchTime.now().uptimeNanoseconds
+    init(prior: Double) { self.prior = prior }
+    var seconds: Double { prior + Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
 }

@@ -64,19 +64,19 @@ import Testing
         #expect(ramp.withChannels(3).pixels.prefix(6) == [0, 0, 0, 10, 10, 10])
     }
 
-    @Test func evaluationTakesTheCentreCrop() {
+    @Test func evaluationTakesTheCentreCrop() throws {
         let p = Preprocessing(channels: 1, crop: 2, randomCrop: true, flip: true)
-        let out = p.geometry(ramp, training: false, random: Philox(seed: 1), index: 0)
+        let out = try p.geometry(ramp, training: false, random: Philox(seed: 1), index: 0)
         #expect(out.pixels == [50, 60, 90, 100])
     }
 
-    @Test func randomCropsAndFlipsAreSeededAndCoverTheChoices() {
+    @Test func randomCropsAndFlipsAreSeededAndCoverTheChoices() throws {
         let p = Preprocessing(channels: 1, crop: 2, randomCrop: true, flip: true)
         let random = Philox(seed: 7, stream: RandomStream.augmentation(step: 0))
         var corners = Set<[UInt8]>(), flips = 0
         for index in 0..<400 {
-            let a = p.geometry(ramp, training: true, random: random, index: index)
-            #expect(a == p.geometry(ramp, training: true, random: random, index: index), "same seed, same crop")
+            let a = try p.geometry(ramp, training: true, random: random, index: index)
+            #expect(try a == p.geometry(ramp, training: true, random: random, index: index), "same seed, same crop")
             corners.insert(a.pixels)
             let words = random.block(at: UInt64(index) * 4)
             if words.2 & 1 == 1 { flips += 1 }
@@ -110,9 +110,9 @@ import Testing
         #expect(evaluation == [0, 0, 0], "no lighting outside training")
     }
 
-    @Test func tenCropsAreCornersCentreAndMirrors() {
+    @Test func tenCropsAreCornersCentreAndMirrors() throws {
         let p = Preprocessing(channels: 1, crop: 2)
-        let crops = p.tenCrops(ramp)
+        let crops = try p.tenCrops(ramp)
         #expect(crops.count == 10)
         #expect(crops[0].pixels == [0, 10, 40, 50])
         #expect(crops[1].pixels == [20, 30, 60, 70])

@@ -195,7 +195,7 @@ func onnxRuntimeMatchesOurForward() throws {
         let random = Philox(seed: 5, stream: 1)
         let input = Tensor(shape: [2] + network.inputShape.dimensions,
                            scalars: (0..<(2 * network.inputShape.elementCount)).map { random.normal(at: UInt64($0)) })
-        let logits = plan.infer(input).scalars
+        let logits = try plan.infer(input).scalars
         try ONNXExport.write(resolved, to: "\(directory)/\(network.name).onnx", tensor: slotValues(plan))
         try input.scalars.withUnsafeBufferPointer { x in
             try logits.withUnsafeBufferPointer { y in

@@ -9,20 +9,14 @@ import Testing
 /// (Measured: 71.5%. The full quick preset reaches about 90%; see BENCHMARKS.md.)
 @Test func quickNetworkLearnsRealFashionMNIST() throws {
     var configuration = TrainingPresets.preset("quick")!
-    configuration.optimizer = OptimizerSettings(kind: .adam)
+    configuration.optimizer = .adam
     configuration.schedule = Schedule(kind: .constant, baseLearningRate: 0.001)
     configuration.epochs = 1
-    let splits = try Datasets.open("fashion-mnist")
-    let network = try Zoo.quick().resolved()
-    let plan = try CPUBackend().makePlan(for: network, batchSize: 128, seed: 0)
-    let training = try DataLoader(source: PrefixSource(splits.training, count: 6400),
-                                  preprocessing: configuration.preprocessing, shape: network.inputShape,
-                                  batchSize: 128, training: true)
-    let test = try DataLoader(source: PrefixSource(splits.test!, count: 1000),
-                              preprocessing: configuration.preprocessing, shape: network.inputShape,
-                              batchSize: 128, training: false)
-    let trainer = Trainer(plan: plan, training: training, validation: test,
-                          run: RunState(configuration: configuration, classNames: FashionMNIST.classNames), outputDirectory: nil)
+    configuration.trainLimit = 6400
+    configuration.validationLimit = 1000
+    // The same assembly as `alexnet train` (no output folder: nothing is written).
+    let session = try TrainingSession(configuration: configuration, setup: TrainingSetup())
+    let trainer = session.trainer
     #expect(try trainer.train() == .completed)
     let top1 = try #require(trainer.run.history.last?.validationTop1)
     #expect(top1 > 0.65, "test accuracy \(top1) after 50 steps")

@@ -1,3 +1,4 @@
+import AlexNetNetwork
 import AlexNetTraining
 import Testing
 
@@ -10,13 +11,15 @@ import Testing
     }
 
     @Test func plateauDividesWhenValidationErrorStopsImprovingAtMostThreeTimes() {
-        var s = Schedule(kind: .plateau, baseLearningRate: 0.01, factor: 0.1, patience: 2, maxReductions: 3)
+        let s = Schedule(kind: .plateau, baseLearningRate: 0.01, factor: 0.1, patience: 2, maxReductions: 3)
+        var state = ScheduleState()
         // Patience 2: the second epoch without a lower error divides; equal is not lower.
         let errors = [0.5, 0.4, 0.45, 0.4, 0.3, 0.31, 0.31, 0.31, 0.31, 0.9, 0.9]
-        let lowered = errors.map { s.epochEnded(validationError: $0) }
+        let lowered = errors.map { state.epochEnded(validationError: $0, schedule: s) }
         #expect(lowered == [false, false, false, true, false, false, true, false, true, false, false])
-        #expect(s.reductions == 3, "no fourth reduction")
-        #expect(abs(s.learningRate(epoch: 11, step: 0) - 1e-5) < 1e-12)
+        #expect(state.reductions == 3, "no fourth reduction")
+        #expect(abs(s.learningRate(epoch: 11, step: 0, state: state) - 1e-5) < 1e-12)
+        #expect(s.learningRate(epoch: 11, step: 0) == 0.01, "the recipe alone holds no reductions")
     }
 
     @Test func warmupRampsLinearly() {
@@ -43,7 +46,7 @@ import Testing
 
     @Test func softmaxRowsSumToOne() {
         var logits: [Float] = [1000, 1000, 0, -5, 0, 5]
-        Metrics.softmax(&logits, rows: 2, classes: 3)
+        logits.withUnsafeMutableBufferPointer { SoftmaxCrossEntropy.softmax($0, rows: 2, classes: 3) }
         #expect(abs(logits[0] - 0.5) < 1e-6 && logits[2] == 0)
         #expect(abs(logits[3...].reduce(0, +) - 1) < 1e-6)
     }
@@ -68,7 +71,7 @@ import AlexNetData
             blue += 1
         }
         #expect(blue > 200)
-        let confusion = try ImageCodec.decode(ConfusionPlot.png([5, 1, 0, 4], classes: 2), source: "c.png")
+        let confusion = try ImageCodec.decode(ConfusionPlot.png([5, 1, 0, 4], classNames: ["cat", "dog"]), source: "c.png")
         #expect(confusion.width > 72 && confusion.height > 72)
     }
 

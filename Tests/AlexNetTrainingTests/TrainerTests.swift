@@ -47,7 +47,7 @@ enum TrainingFixture {
     static func configuration(epochs: Int = 2, lr: Float = 0.05) -> TrainingConfiguration {
         TrainingConfiguration(
             preset: "test", model: "tiny", data: "stripes", epochs: epochs, batchSize: 16,
-            optimizer: OptimizerSettings(kind: .sgd, momentum: 0.9, weightDecay: 5e-4),
+            optimizer: .sgd(momentum: 0.9, weightDecay: 5e-4),
             schedule: Schedule(kind: .constant, baseLearningRate: lr), seed: 5,
             preprocessing: Preprocessing(channels: 1, resize: 16, flip: true, mean: [0.5], std: [0.25]))
     }
@@ -68,7 +68,7 @@ enum TrainingFixture {
         let validation = try DataLoader(source: StripesSource(count: 30), preprocessing: c.preprocessing, shape: network.inputShape,
                                         batchSize: c.batchSize, training: false, seed: c.seed)
         let trainer = Trainer(plan: plan, training: training, validation: validation, run: run, outputDirectory: directory)
-        if let checkpoint { try Checkpoint.load(checkpoint, into: plan, optimizer: trainer.currentOptimizer) }
+        if let checkpoint { try Checkpoint.load(checkpoint, into: plan, optimizer: trainer.optimizer) }
         return trainer
     }
 
@@ -188,7 +188,7 @@ enum TrainingFixture {
         #expect(partial.count == 3 && skipped == [2])
         var expected = Metrics(classes: 3)
         for index in 0..<4 {
-            let crops = preprocessing.tenCrops(try source.image(at: index))
+            let crops = try preprocessing.tenCrops(try source.image(at: index))
             var mean = [Float](repeating: 0, count: 3)
             for crop in crops {
                 var input = [Float](repeating: 0, count: 256)
@@ -196,8 +196,7 @@ enum TrainingFixture {
                     preprocessing.normalize(crop, training: false, random: Philox(seed: 0), index: 0, into: $0.baseAddress!)
                 }
                 let single = try ReferenceBackend().makePlan(for: network, batchSize: 1, seed: 4)
-                var p = single.infer(Tensor(shape: [1, 1, 16, 16], scalars: input)).scalars
-                Metrics.softmax(&p, rows: 1, classes: 3)
+                let p = SoftmaxCrossEntropy.probabilities(try single.infer(Tensor(shape: [1, 1, 16, 16], scalars: input))).scalars
                 for c in 0..<3 { mean[c] += p[c] / 10 }
             }
             mean.withUnsafeBufferPointer { expected.add(probabilities: $0, labels: [source.label(at: index)][...], rows: 1) }

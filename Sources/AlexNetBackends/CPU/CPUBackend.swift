@@ -25,31 +25,21 @@ public struct CPUBackend: Backend {
         self.winograd = winograd
     }
 
+    public var description: String {
+        let count = threads ?? Self.coreCount
+        return "cpu, \(count) thread\(count == 1 ? "" : "s")"
+    }
+
     /// Every online core.
     public static var coreCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
-    public func makePlan(for network: ResolvedNetwork, batchSize: Int, seed: UInt64) throws -> any Plan {
-        try CPUPlan(network: network, batchSize: batchSize, seed: seed, isTraining: true, threads: threads, winograd: winograd)
+    public func makePlan(for network: ResolvedNetwork, batchSize: Int, mode: PlanMode, seed: UInt64) throws -> any Plan {
+        try CPUPlan(network: network, batchSize: batchSize, seed: seed, mode: mode, threads: threads, winograd: winograd)
     }
-
-    /// A plan for evaluation only: no backward primitives, no training workspaces.
-    public func makeInferencePlan(for network: ResolvedNetwork, batchSize: Int, seed: UInt64) throws -> CPUPlan {
-        try CPUPlan(network: network, batchSize: batchSize, seed: seed, isTraining: false, threads: threads, winograd: winograd)
-    }
-}
-
-/// Time spent in one operation of a plan, summed over the steps since the last reset.
-public struct OperationTiming: Sendable {
-    public var name: String
-    public var implementation: String
-    /// Multiply-accumulates per example.
-    public var multiplyAccumulates: Int
-    public var forwardSeconds: Double
-    public var backwardSeconds: Double
 }
 
 /// A network compiled for one batch size on the CPU backend.
-public final class CPUPlan: Plan {
+public final class CPUPlan: ProfilingPlan {
     public let network: ResolvedNetwork
     public let batchSize: Int
     public let parameters: FloatBuffer
@@ -57,7 +47,8 @@ public final class CPUPlan: Plan {
     public let state: FloatBuffer
     public let optimizerState = OptimizerState()
     public let seed: UInt64
-    public let isTraining: Bool
+    public let mode: PlanMode
+    private var isTraining: Bool { mode == .training }
     public let threads: Int
     /// When true, forward and backward record the time of every operation.
     public var isProfiling = false
@@ -69,12 +60,14 @@ public final class CPUPlan: Plan {
     /// Logits `[N, classes]` in plain layout.
     private var logits: Activation { operations.last?.output ?? input }
 
-    init(network: ResolvedNetwork, batchSize: Int, seed: UInt64, isTraining: Bool, threads: Int?, winograd: Bool) throws {
-        precondition(batchSize > 0, "CPUPlan: batch size must be positive")
+    init(network: ResolvedNetwork, batchSize: Int, seed: UInt64, mode: PlanMode, threads: Int?, winograd: Bool) throws {
+        guard batchSize > 0 else { throw PlanError.batchSize(batchSize) }
+        try MemoryBudget.check(network, batchSize: batchSize, mode: mode)
         self.network = network
         self.batchSize = batchSize
         self.seed = seed
-        self.isTraining = isTraining
+        self.mode = mode
+        let isTraining = mode == .training
         self.threads = threads ?? CPUBackend.coreCount
         DNNLThreads.set(self.threads)
         engine = try DNNLEngine()
@@ -159,18 +152,18 @@ public final class CPUPlan: Plan {
 
     // MARK: Passes
 
-    private func load(_ tensor: Tensor) {
-        precondition(tensor.shape == input.shape, "CPUPlan: input \(tensor.shape) does not match the plan's \(input.shape)")
-        _ = input.floats.update(fromContentsOf: tensor.scalars)
-    }
-
     /// Runs every operation forward on the loaded input.
-    public func forward(isTraining: Bool, step: UInt64) {
-        precondition(self.isTraining || !isTraining, "CPUPlan: an inference plan cannot run a training pass")
+    private func forward(isTraining: Bool, step: Int) {
         // libgomp keeps the thread count per calling thread: set it on whichever thread runs us.
         DNNLThreads.set(threads)
-        let context = StepContext(isTraining: isTraining, step: step, seed: seed)
+        let context = StepContext(isTraining: isTraining, step: UInt64(step), seed: seed)
         for operation in operations { timed(&operation.forwardSeconds) { operation.forward(context) } }
+    }
+
+    private func backward(step: Int) {
+        DNNLThreads.set(threads)
+        let context = StepContext(isTraining: true, step: UInt64(step), seed: seed)
+        for operation in operations.reversed() { timed(&operation.backwardSeconds) { operation.backward(context) } }
     }
 
     /// Runs `body`, adding its duration to `seconds` when profiling.
@@ -181,63 +174,42 @@ public final class CPUPlan: Plan {
         seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
-    /// Softmax cross-entropy on the logits: writes dL/dlogits into the last gradient buffer and
-    /// returns the mean loss. Labels must be in 0..<classes.
-    private func lossAndGradient(labels: [Int]) -> Float {
-        precondition(isTraining, "CPUPlan: an inference plan has no gradient buffers")
-        engine.wait()
-        let classes = logits.shape.dropFirst().reduce(1, *)
-        precondition(labels.count == batchSize, "CPUPlan: \(labels.count) labels for a batch of \(batchSize)")
-        let z = logits.floats
-        let dz = sharedBuffers[1 + operations.count % 2].pointer.assumingMemoryBound(to: Float.self)
-        var total: Double = 0
-        let scale = 1 / Float(batchSize)
-        for row in 0..<batchSize {
-            let label = labels[row]
-            precondition(label >= 0 && label < classes, "CPUPlan: label \(label) outside 0..<\(classes)")
-            let base = row * classes
-            var top = -Float.infinity
-            for j in 0..<classes { top = max(top, z[base + j]) }
-            var sum: Double = 0
-            for j in 0..<classes { sum += Double(expf(z[base + j] - top)) }
-            total += log(sum) - Double(z[base + label] - top)
-            let inverse = Float(1 / sum)
-            for j in 0..<classes { dz[base + j] = expf(z[base + j] - top) * inverse * scale }
-            dz[base + label] -= scale
-        }
-        return Float(total / Double(batchSize))
-    }
-
-    public func backward(step: UInt64) {
-        precondition(isTraining, "CPUPlan: an inference plan has no backward pass")
-        DNNLThreads.set(threads)
-        let context = StepContext(isTraining: true, step: step, seed: seed)
-        for operation in operations.reversed() { timed(&operation.backwardSeconds) { operation.backward(context) } }
-    }
-
-    public func infer(_ tensor: Tensor) -> Tensor {
-        load(tensor)
-        forward(isTraining: false, step: 0)
-        return lastLogits
-    }
-
-    public var lastLogits: Tensor {
+    /// The logits of the last forward pass as a tensor.
+    private func logitsTensor() -> Tensor {
         engine.wait()
         return Tensor(shape: [batchSize] + network.outputShape.dimensions, scalars: Array(logits.floats))
     }
 
-    public func computeGradients(input tensor: Tensor, labels: [Int], step: UInt64) -> Float {
-        precondition(isTraining, "CPUPlan: an inference plan cannot compute gradients")
-        load(tensor)
+    // The host is where this plan's tensors live.
+    public func copyToHost() {}
+    public func copyFromHost() {}
+    public func withHostGradients(_ body: (FloatBuffer) throws -> Void) rethrows { try body(gradients) }
+
+    public func infer(_ tensor: Tensor) throws -> Tensor {
+        try check(input: tensor)
+        _ = input.floats.update(fromContentsOf: tensor.scalars)
+        forward(isTraining: false, step: 0)
+        return logitsTensor()
+    }
+
+    public func computeGradients(input tensor: Tensor, labels: [Int], step: Int) throws -> StepOutput {
+        guard isTraining else { throw PlanError.wrongMode("compute gradients", mode) }
+        try check(input: tensor, labels: labels)
+        _ = input.floats.update(fromContentsOf: tensor.scalars)
         forward(isTraining: true, step: step)
-        let loss = lossAndGradient(labels: labels)
+        engine.wait()
+        // dL/dlogits goes where the last operation's backward reads its output gradient.
+        let dz = sharedBuffers[1 + operations.count % 2].pointer.assumingMemoryBound(to: Float.self)
+        let loss = SoftmaxCrossEntropy.lossAndGradient(logits: UnsafeBufferPointer(logits.floats), labels: labels,
+                                                       classes: network.outputShape.elementCount, gradient: dz)
+        let output = StepOutput(loss: loss, logits: logitsTensor())
         backward(step: step)
-        return loss
+        return output
     }
 
     /// The optimizer over the flat buffers, split across threads.
-    public func update(with optimizer: any Optimizer, step: Int) {
-        precondition(isTraining, "CPUPlan: an inference plan has no optimizer state")
+    public func update(with optimizer: Optimizer, learningRate: Float, step: Int) throws {
+        guard isTraining else { throw PlanError.wrongMode("update its parameters", mode) }
         let chunks = threads
         let (parameters, gradients) = (self.parameters, self.gradients)
         let state = optimizerState.buffers(for: optimizer, count: parameters.count)
@@ -246,25 +218,14 @@ public final class CPUPlan: Plan {
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
             let start = chunk * chunkSize, end = min(count, start + chunkSize)
             guard start < end else { return }
-            optimizer.apply(parameters: parameters.view(offset: start, count: end - start),
+            optimizer.apply(learningRate: learningRate, step: step, parameters: parameters.view(offset: start, count: end - start),
                             gradients: gradients.view(offset: start, count: end - start),
-                            state: state.map { $0.view(offset: start, count: end - start) }, step: step)
+                            state: state.map { $0.view(offset: start, count: end - start) })
         }
     }
 
-    /// One training step on an input already loaded (for benchmarks, whose input is synthetic).
-    public func benchmarkTrainingStep(labels: [Int], step: UInt64, optimizer: any Optimizer) -> Float {
-        forward(isTraining: true, step: step)
-        let loss = lossAndGradient(labels: labels)
-        backward(step: step)
-        update(with: optimizer, step: Int(step) + 1)
-        return loss
-    }
+    // MARK: Profiling
 
-    /// Copies `tensor` into the plan's input buffer.
-    public func loadInput(_ tensor: Tensor) { load(tensor) }
-
-    /// Per-operation times since the last `resetTimings()`.
     public var timings: [OperationTiming] {
         operations.map { OperationTiming(name: $0.name, implementation: $0.implementation,
                                          multiplyAccumulates: $0.multiplyAccumulates, forwardSeconds: $0.forwardSeconds, backwardSeconds: $0.backwardSeconds) }

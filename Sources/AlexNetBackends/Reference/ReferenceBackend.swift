@@ -5,11 +5,14 @@ import AlexNetNetwork
 /// `AlexNetNetwork/Layers`). Slow and simple on purpose; every fast backend must agree with it.
 public struct ReferenceBackend: Backend {
     public let name = "reference"
+    public var description: String { "reference, 1 thread" }
 
     public init() {}
 
-    public func makePlan(for network: ResolvedNetwork, batchSize: Int, seed: UInt64) throws -> any Plan {
-        ReferencePlan(network: network, batchSize: batchSize, seed: seed)
+    public func makePlan(for network: ResolvedNetwork, batchSize: Int, mode: PlanMode, seed: UInt64) throws -> any Plan {
+        guard batchSize > 0 else { throw PlanError.batchSize(batchSize) }
+        try MemoryBudget.check(network, batchSize: batchSize, mode: mode)
+        return ReferencePlan(network: network, batchSize: batchSize, mode: mode, seed: seed)
     }
 }
 
@@ -17,6 +20,7 @@ public struct ReferenceBackend: Backend {
 public final class ReferencePlan: Plan {
     public let network: ResolvedNetwork
     public let batchSize: Int
+    public let mode: PlanMode
     public let parameters: FloatBuffer
     public let gradients: FloatBuffer
     public let state: FloatBuffer
@@ -26,9 +30,10 @@ public final class ReferencePlan: Plan {
     /// Each layer's views into the flat buffers.
     private let layerParameters: [LayerParameters]
 
-    public init(network: ResolvedNetwork, batchSize: Int, seed: UInt64) {
+    public init(network: ResolvedNetwork, batchSize: Int, mode: PlanMode = .training, seed: UInt64) {
         self.network = network
         self.batchSize = batchSize
+        self.mode = mode
         self.seed = seed
         parameters = FloatBuffer(count: network.layout.trainableCount)
         gradients = FloatBuffer(count: network.layout.trainableCount)
@@ -65,24 +70,31 @@ public final class ReferencePlan: Plan {
         return gradient
     }
 
-    public private(set) var lastLogits = Tensor(zeros: [0])
+    // The host is where this plan's tensors live.
+    public func copyToHost() {}
+    public func copyFromHost() {}
+    public func withHostGradients(_ body: (FloatBuffer) throws -> Void) rethrows { try body(gradients) }
 
-    public func infer(_ input: Tensor) -> Tensor {
-        lastLogits = forward(input, isTraining: false, step: 0).last!
-        return lastLogits
+    public func infer(_ input: Tensor) throws -> Tensor {
+        try check(input: input)
+        return forward(input, isTraining: false, step: 0).last!
     }
 
-    public func computeGradients(input: Tensor, labels: [Int], step: UInt64) -> Float {
-        let activations = forward(input, isTraining: true, step: step)
+    public func computeGradients(input: Tensor, labels: [Int], step: Int) throws -> StepOutput {
+        guard mode == .training else { throw PlanError.wrongMode("compute gradients", mode) }
+        try check(input: input, labels: labels)
+        let activations = forward(input, isTraining: true, step: UInt64(step))
         let logits = activations.last!
-        lastLogits = logits
+        let (loss, outputGradient) = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels)
         gradients.fill(with: 0)
-        backward(activations: activations, outputGradient: SoftmaxCrossEntropy.gradient(logits: logits, labels: labels), step: step)
-        return SoftmaxCrossEntropy.loss(logits: logits, labels: labels)
+        backward(activations: activations, outputGradient: outputGradient, step: UInt64(step))
+        return StepOutput(loss: loss, logits: logits)
     }
 
-    public func update(with optimizer: any Optimizer, step: Int) {
+    public func update(with optimizer: Optimizer, learningRate: Float, step: Int) throws {
+        guard mode == .training else { throw PlanError.wrongMode("update its parameters", mode) }
         let state = optimizerState.buffers(for: optimizer, count: parameters.count)
-        optimizer.apply(parameters: parameters.pointer, gradients: gradients.pointer, state: state.map(\.pointer), step: step)
+        optimizer.apply(learningRate: learningRate, step: step, parameters: parameters.pointer, gradients: gradients.pointer,
+                        state: state.map(\.pointer))
     }
 }

@@ -1,0 +1,51 @@
+import AlexNetNetwork
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A plan's memory, estimated from the network description before anything is allocated, and
+/// checked against what the machine has free: a batch or a layer too large for the machine is
+/// refused with both numbers instead of ending in an allocation failure or the kernel's OOM
+/// killer.
+public enum MemoryBudget {
+    /// A lower bound of what a plan needs: the parameters (with their gradients and one
+    /// optimizer buffer when training) and every layer's output for the whole batch.
+    public static func estimate(_ network: ResolvedNetwork, batchSize: Int, mode: PlanMode) -> Int {
+        let summary = Summary(network)
+        let parameters = (summary.parameterBytes + 4 * summary.stateScalars) * (mode == .training ? 3 : 1)
+        let (perImage, overflow) = summary.trainingActivationBytesPerImage.multipliedReportingOverflow(by: batchSize)
+        return overflow ? Int.max : parameters &+ perImage
+    }
+
+    /// Bytes the kernel reports available (MemAvailable), or nil where /proc is missing.
+    public static func availableBytes() -> Int? {
+        guard let file = fopen("/proc/meminfo", "r") else { return nil }
+        defer { fclose(file) }
+        var line = [CChar](repeating: 0, count: 256)
+        while fgets(&line, Int32(line.count), file) != nil {
+            let text = String(cString: line)
+            if text.hasPrefix("MemAvailable:") {
+                return text.split(separator: " ").compactMap { Int($0) }.first.map { $0 * 1024 }
+            }
+        }
+        return nil
+    }
+
+    /// Throws when the plan cannot fit in the memory available now.
+    public static func check(_ network: ResolvedNetwork, batchSize: Int, mode: PlanMode) throws(PlanError) {
+        guard let available = availableBytes() else { return }
+        let needed = estimate(network, batchSize: batchSize, mode: mode)
+        guard needed > available else { return }
+        let perImage = Summary(network).trainingActivationBytesPerImage
+        let fixed = needed == Int.max ? 0 : needed - perImage * batchSize
+        let fitting = perImage > 0 ? max(0, (available - fixed) / perImage) : 0
+        throw .memory(network: network.network.name, batchSize: batchSize, mode: mode, needed: needed, available: available,
+                      largestBatch: fitting)
+    }
+}
+
+/// Bytes as GiB with two decimals.
+func gibibytes(_ bytes: Int) -> String {
+    bytes == Int.max ? "more than 8 EiB" : "\((Double(bytes) / 1_073_741_824 * 100).rounded() / 100) GiB"
+}

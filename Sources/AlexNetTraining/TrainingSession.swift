@@ -1,0 +1,178 @@
+import AlexNetBackends
+import AlexNetCore
+import AlexNetData
+import AlexNetInterop
+import AlexNetNetwork
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How to run a training recipe (not what to train: that is the `TrainingConfiguration`).
+public struct TrainingSetup: Sendable {
+    /// A name from `Backends`.
+    public var backend = "cpu"
+    public var backendOptions = BackendOptions()
+    /// Loader threads preparing batches.
+    public var workers = 2
+    /// Count and list unreadable images instead of stopping.
+    public var skipBadImages = false
+    /// Where checkpoints, history and plots go (nil: nowhere).
+    public var outputDirectory: String?
+    /// Start a new run in a folder that holds another run's checkpoints, deleting them.
+    public var overwrite = false
+    /// Whether this process writes files (in a cluster, rank 0 only).
+    public var writesFiles = true
+
+    public init() {}
+}
+
+/// A run that cannot start, and what to do instead.
+public struct TrainingSetupError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A training run assembled from a recipe: the dataset, the network sized to its classes, the
+/// backend's plan, the loaders (preprocessing fitted to the network's input), the trainer, and
+/// the output folder, checked before the first step. `alexnet train` and the tests both start
+/// runs through it.
+public final class TrainingSession {
+    public let trainer: Trainer
+    public let network: ResolvedNetwork
+    public let backend: any Backend
+    public let trainingExamples: Int
+    public let validationExamples: Int?
+    public let isResumed: Bool
+    /// The run's files that are written as it goes.
+    public static let runFiles = ["last.safetensors", "best.safetensors", "history.csv", "history.jsonl", "curves.svg",
+                                  "curves.png", "skipped-images.txt"]
+
+    public var run: RunState { trainer.run }
+
+    /// A new run of `configuration`. Refuses an output folder that holds another run's
+    /// checkpoints unless `setup.overwrite`; makes sure the folder can be written.
+    public convenience init(configuration: TrainingConfiguration, setup: TrainingSetup) throws {
+        let created = try Self.prepareOutput(setup, fresh: true)
+        do {
+            guard !configuration.data.isEmpty else {
+                throw TrainingSetupError("preset \(configuration.preset) has no dataset of its own: give --data (an image folder "
+                    + "DIR/train/CLASS/*.jpg with DIR/val/CLASS, a folder of IDX files or of CIFAR-10 batches, or fashion-mnist, cifar10)")
+            }
+            let splits = try Datasets.open(configuration.data)
+            var network = try Zoo.network(configuration.model, input: configuration.inputShape, readFile: { try readTextFile($0) })
+            let classNames = splits.training.classNames
+            if network.classCount != classNames.count { network = try network.withClassCount(classNames.count) }
+            let run = RunState(configuration: configuration, classNames: classNames)
+            try self.init(network: network, run: run, splits: splits, checkpoint: nil, setup: setup)
+        } catch {
+            Self.removeIfEmpty(created)
+            throw error
+        }
+    }
+
+    /// Continues the run whose `last.safetensors` is in `setup.outputDirectory`, with its own
+    /// recipe; `epochs` may extend it.
+    public static func resume(setup: TrainingSetup, epochs: Int? = nil) throws -> TrainingSession {
+        guard let directory = setup.outputDirectory else { throw TrainingSetupError("resuming needs the run's folder") }
+        let path = "\(directory)/last.safetensors"
+        guard access(path, F_OK) == 0 else { throw TrainingSetupError("--resume: there is no \(path) to resume from") }
+        let loaded = try Checkpoint.read(path)
+        var run = loaded.run
+        if let epochs { run.configuration.epochs = epochs }
+        _ = try prepareOutput(setup, fresh: false)
+        let splits = try Datasets.open(run.configuration.data)
+        return try TrainingSession(network: loaded.network, run: run, splits: splits, checkpoint: loaded.tensors, setup: setup)
+    }
+
+    private init(network: Network, run: RunState, splits: Datasets.Splits, checkpoint: SafeTensors?, setup: TrainingSetup) throws {
+        let c = run.configuration
+        let training: any ImageSource = c.trainLimit.map { PrefixSource(splits.training, count: $0) } ?? splits.training
+        let validation: (any ImageSource)? = splits.test.map { test in c.validationLimit.map { PrefixSource(test, count: $0) } ?? test }
+        guard splits.training.classNames.count == run.classNames.count else {
+            throw TrainingSetupError("\(c.data) has \(splits.training.classNames.count) classes, the run \(run.classNames.count)")
+        }
+        let resolved = try network.resolved()
+        let preprocessing = c.preprocessing.fitted(to: network.inputShape)
+        func loader(_ source: any ImageSource, training: Bool) throws -> DataLoader {
+            try DataLoader(source: source, preprocessing: preprocessing, shape: network.inputShape, batchSize: c.batchSize,
+                           training: training, seed: c.seed, workers: setup.workers, skipBadImages: setup.skipBadImages)
+        }
+        let trainLoader = try loader(training, training: true)
+        let validationLoader = try validation.map { try loader($0, training: false) }
+        // An image that does not fit the network stops the run here, before a plan is made.
+        if let first = try? training.image(at: 0) {
+            var scratch = [Float](repeating: 0, count: network.inputShape.elementCount)
+            try scratch.withUnsafeMutableBufferPointer { buffer throws(DataError) in
+                try preprocessing.prepare(first, as: network.inputShape, training: false, random: Philox(seed: c.seed), index: 0,
+                                          into: buffer.baseAddress!, source: "\(training.name) example 0")
+            }
+        }
+        backend = try Backends.make(setup.backend, options: setup.backendOptions)
+        let plan = try backend.makePlan(for: resolved, batchSize: c.batchSize, mode: .training, seed: c.seed)
+        trainer = Trainer(plan: plan, training: trainLoader, validation: validationLoader, run: run,
+                          outputDirectory: setup.outputDirectory)
+        trainer.writesFiles = setup.writesFiles
+        if let checkpoint { try Checkpoint.load(checkpoint, into: plan, optimizer: c.optimizer) }
+        self.network = resolved
+        trainingExamples = training.count
+        validationExamples = validation?.count
+        isResumed = checkpoint != nil
+    }
+
+    public func train() throws -> TrainingOutcome { try trainer.train() }
+
+    /// The images the loaders skipped (`skipBadImages`), with why.
+    public var skippedImages: [String] {
+        ([trainer.training] + (trainer.validation.map { [$0] } ?? [])).flatMap { $0.skippedImages.map(\.reason) }
+    }
+
+    // MARK: The output folder
+
+    /// Creates the output folder (returning the folders it created), refuses one holding
+    /// another run unless overwriting (then deletes that run's files), and checks that it can
+    /// be written.
+    private static func prepareOutput(_ setup: TrainingSetup, fresh: Bool) throws -> [String] {
+        guard setup.writesFiles, let directory = setup.outputDirectory else { return [] }
+        if fresh {
+            let existing = ["last.safetensors", "best.safetensors"].map { (name: String) in "\(directory)/\(name)" }
+                .filter { (path: String) in access(path, F_OK) == 0 }
+            if let first = existing.first, !setup.overwrite {
+                throw TrainingSetupError("\(directory) already holds a run (\(first)); continue it with --resume, "
+                    + "replace it with --overwrite, or choose another --out")
+            }
+        }
+        let created = try makeDirectories(directory)
+        let probe = "\(directory)/.alexnet-write-test-\(getpid())"
+        guard let file = fopen(probe, "w") else {
+            let reason = String(cString: strerror(errno))
+            removeIfEmpty(created)
+            throw TrainingSetupError("cannot write to \(directory): \(reason)")
+        }
+        fclose(file)
+        unlink(probe)
+        if fresh && setup.overwrite { for name in runFiles { unlink("\(directory)/\(name)") } }
+        return created
+    }
+
+    /// `mkdir -p`; returns the folders it created, deepest last.
+    @discardableResult
+    public static func makeDirectories(_ path: String) throws -> [String] {
+        var created: [String] = []
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/\(part)"
+            if mkdir(current, 0o755) == 0 {
+                created.append(current)
+            } else if errno != EEXIST {
+                throw TrainingSetupError("cannot create directory '\(current)': \(String(cString: strerror(errno)))")
+            }
+        }
+        return created
+    }
+
+    /// Removes `folders` (deepest first) while they are empty.
+    public static func removeIfEmpty(_ folders: [String]) {
+        for folder in folders.reversed() where rmdir(folder) != 0 { return }
+    }
+}

@@ -1,0 +1,109 @@
+import AlexNet
+import Foundation
+import Synchronization
+import Testing
+
+/// A small gray network with random weights, written as a checkpoint the way `alexnet train`
+/// writes one, so that the classifier reads exactly what users have.
+enum ClassifierFixture {
+    static let networkText = """
+        name: tiny-gray
+        input: 1x16x16
+
+        conv1    conv     out=4 kernel=3 pad=1
+        relu1    relu
+        pool1    maxpool  kernel=2 stride=2
+        flatten  flatten
+        fc1      linear   out=3
+        """
+
+    static let preprocessing = Preprocessing(channels: 1, resize: 16, mean: [0.5], std: [0.25])
+
+    static func checkpoint() throws -> (path: String, network: ResolvedNetwork) {
+        let network = try NetworkFile.parse(networkText).resolved()
+        let plan = try ReferenceBackend().makePlan(for: network, batchSize: 1, seed: 3)
+        let configuration = TrainingConfiguration(
+            preset: "test", model: "tiny-gray", data: "stripes", epochs: 1, batchSize: 1, optimizer: .paper,
+            schedule: Schedule(kind: .constant, baseLearningRate: 0.01), preprocessing: preprocessing)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("classifier-\(UUID().uuidString).safetensors").path
+        try Checkpoint.write(plan: plan, run: RunState(configuration: configuration, classNames: ["a", "b", "c"]), to: path)
+        return (path, network)
+    }
+
+    /// A colour image that is neither square nor the network's size.
+    static func photo(width: Int = 40, height: Int = 30) -> Image {
+        var image = Image(width: width, height: height, channels: 3)
+        for y in 0..<height {
+            for x in 0..<width {
+                for c in 0..<3 { image[x, y, c] = UInt8((x * 7 + y * 3 + c * 50) % 256) }
+            }
+        }
+        return image
+    }
+}
+
+@Suite struct ClassifierTests {
+    @Test func classifiesAPhotoOfAnySizeAsThePlanDoes() throws {
+        let (path, network) = try ClassifierFixture.checkpoint()
+        let classifier = try Classifier(checkpoint: path)
+        let photo = ClassifierFixture.photo()
+        let file = path + ".png"
+        try Data(ImageCodec.encodePNG(photo)).write(to: URL(fileURLWithPath: file))
+        let guesses = try classifier.classify(imageAt: file, top: 3)
+        #expect(guesses.map(\.name).sorted() == ["a", "b", "c"])
+        #expect(abs(guesses.map(\.probability).reduce(0, +) - 1) < 1e-5)
+        #expect(guesses[0].probability >= guesses[1].probability && guesses[1].probability >= guesses[2].probability)
+
+        // By hand: gray, shorter side to 16 (30x40 -> 16x21), centre crop 16, normalise, the
+        // reference plan, softmax.
+        let fitted = ClassifierFixture.preprocessing.fitted(to: network.inputShape)
+        var input = [Float](repeating: 0, count: 256)
+        try input.withUnsafeMutableBufferPointer { buffer in
+            try fitted.prepare(photo, as: network.inputShape, training: false, random: Philox(seed: 0), index: 0,
+                               into: buffer.baseAddress!, source: "photo")
+        }
+        let plan = try ReferenceBackend().makePlan(for: network, batchSize: 1, mode: .inference, seed: 0)
+        try TrainedModel(checkpoint: path).load(into: plan)
+        let expected = SoftmaxCrossEntropy.probabilities(try plan.infer(Tensor(shape: [1, 1, 16, 16], scalars: input))).scalars
+        for guess in guesses {
+            #expect(abs(guess.probability - Double(expected[guess.label])) < 1e-5, "\(guess) vs \(expected)")
+        }
+        // Encoded bytes and a batch of decoded images give the same answer.
+        #expect(try classifier.classify(imageData: ImageCodec.encodePNG(photo), top: 3) == guesses)
+        let batch = try classifier.classify(images: [photo, ClassifierFixture.photo(width: 17, height: 64), photo], top: 3)
+        #expect(batch.count == 3 && batch[0] == guesses && batch[2] == guesses)
+    }
+
+    @Test func isSafeToShareBetweenThreads() throws {
+        let classifier = try Classifier(checkpoint: try ClassifierFixture.checkpoint().path)
+        let photo = ClassifierFixture.photo()
+        let expected = try classifier.classify(images: [photo])[0]
+        let results = Mutex<[[Classifier.Guess]]>([])
+        DispatchQueue.concurrentPerform(iterations: 8) { k in
+            let images = Array(repeating: photo, count: 1 + k % 3)
+            if let guesses = try? classifier.classify(images: images) { results.withLock { $0 += guesses } }
+        }
+        let imageCount = (0..<8).map { 1 + $0 % 3 }.reduce(0, +)
+        #expect(results.withLock { $0.count } == imageCount)
+        // Plans of other batch sizes may round differently in the last bits.
+        let agree = results.withLock { all in
+            all.allSatisfy { guesses in
+                guesses.map(\.label) == expected.map(\.label)
+                    && zip(guesses, expected).allSatisfy { abs($0.probability - $1.probability) < 1e-5 }
+            }
+        }
+        #expect(agree)
+    }
+
+    @Test func unreadableAndMisfittingInputGetErrorsNamingTheFile() throws {
+        let classifier = try Classifier(checkpoint: try ClassifierFixture.checkpoint().path)
+        let missing = "/nonexistent/photo.jpg"
+        #expect(throws: DataError.self) { try classifier.classify(imageAt: missing) }
+        do {
+            _ = try classifier.classify(imageAt: missing)
+        } catch {
+            #expect("\(error)".contains(missing))
+        }
+        #expect(throws: FileError.self) { try TrainedModel(checkpoint: "model.onnx") }
+    }
+}
