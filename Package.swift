@@ -78,6 +78,6 @@ let package = Package(
             name: "AlexNetTrainingTests",
             dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop", "AlexNetTraining"]),
         .testTarget(name: "AlexNetTests", dependencies: ["AlexNet"]),
-        .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI", "AlexNetData", "AlexNetInterop", "AlexNetTestSupport"]),
+        .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI", "AlexNetData", "AlexNetInterop", "AlexNetTraining", "AlexNetTestSupport"]),
     ]
 )

@@ -110,6 +110,7 @@ public enum PlanError: Error, Equatable, CustomStringConvertible {
     case label(Int, classes: Int)
     case wrongMode(String, PlanMode)
     case batchSize(Int)
+    case batchMismatch(Int, expected: Int)
     case memory(network: String, batchSize: Int, mode: PlanMode, needed: Int, available: Int, largestBatch: Int)
 
     public var description: String {
@@ -118,6 +119,7 @@ public enum PlanError: Error, Equatable, CustomStringConvertible {
         case let .labelCount(count, batchSize): "\(count) labels for a batch of \(batchSize)"
         case let .label(label, classes): "label \(label) outside 0..<\(classes)"
         case let .batchSize(size): "the batch size must be positive, got \(size)"
+        case let .batchMismatch(size, expected): "a plan for batches of \(size), where batches of \(expected) are needed"
         case let .memory(network, batchSize, mode, needed, available, largestBatch):
             "a plan for \(mode.rawValue) of \(network) at batch \(batchSize) needs at least \(gibibytes(needed)), but this machine "
                 + "has \(gibibytes(available)) available; "

@@ -1,7 +1,10 @@
 import AlexNet
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// `alexnet`: build, train, evaluate, explain and serve AlexNet.
+/// `alexnet`: build, train, evaluate and export AlexNet.
 @main
 struct AlexNetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,4 +19,33 @@ struct AlexNetCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, DataCommand.self, ExportCommand.self, WeightsCommand.self, SummaryCommand.self, ModelsCommand.self, BenchCommand.self]
     )
+
+    /// Runs the command line, first catching a mistyped subcommand with a suggestion.
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let names = configuration.subcommands.compactMap { $0.configuration.commandName }
+        if let first = arguments.first, !first.hasPrefix("-"), !names.contains(first), first != "help" {
+            let closest = names.min { editDistance(first, $0) < editDistance(first, $1) }
+            let suggestion = closest.flatMap { editDistance(first, $0) <= 2 ? " Did you mean '\($0)'?" : nil } ?? ""
+            printError("Error: unknown command '\(first)'.\(suggestion) The commands are \(names.joined(separator: ", ")); see 'alexnet --help'.")
+            Glibc.exit(64)
+        }
+        main(arguments)
+    }
+
+    /// Levenshtein distance, for suggestions.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let (a, b) = (Array(a), Array(b))
+        var row = Array(0...b.count)
+        for i in 1...max(a.count, 1) where !a.isEmpty {
+            var previous = row[0]
+            row[0] = i
+            for j in 1...max(b.count, 1) where !b.isEmpty {
+                let current = row[j]
+                row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                previous = current
+            }
+        }
+        return row[b.count]
+    }
 }

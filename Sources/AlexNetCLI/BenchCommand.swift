@@ -26,7 +26,7 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(help: "Images per step (default: 128 to train, 64 to infer, 1 for latency).")
+    @Option(parsing: .unconditional, help: "Images per step (default: 128 to train, 64 to infer, 1 for latency).")
     var batch: Int?
 
     @Option(help: "What to time: train (forward, backward, SGD step), infer, or latency (infer at batch 1).")
@@ -34,10 +34,10 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var compute: ComputeOptions
 
-    @Option(help: "Timed steps.")
+    @Option(parsing: .unconditional, help: "Timed steps.")
     var steps = 10
 
-    @Option(help: "Untimed steps first.")
+    @Option(parsing: .unconditional, help: "Untimed steps first.")
     var warmup = 2
 
     @Flag(help: "Run 3x3 convolutions direct instead of with Winograd (as PyTorch and Keras do).")
@@ -61,12 +61,12 @@ struct BenchCommand: ParsableCommand {
         let batchSize = batch ?? [.train: 128, .infer: 64, .latency: 1][mode]!
         let threadCount = compute.threads ?? CPUBackend.coreCount
         let peak = MachineProbe.sgemmPeak(threads: threadCount)
-        let input = Tensor(randomUniform: [batchSize] + network.inputShape.dimensions, low: 0, high: 1, seed: 1)
         let classes = network.outputShape.elementCount
         let labels = (0..<batchSize).map { $0 % classes }
         let optimizer = Optimizer.paper
         let backend = try compute.make(winograd: !noWinograd)
         let plan = try backend.makePlan(for: network, batchSize: batchSize, mode: mode == .train ? .training : .inference, seed: 1)
+        let input = Tensor(randomUniform: [batchSize] + network.inputShape.dimensions, low: 0, high: 1, seed: 1)
         let step: (Int) throws -> Void = mode == .train
             ? { try plan.trainingStep(input: input, labels: labels, step: $0, optimizer: optimizer, learningRate: 1e-4) }
             : { _ in _ = try plan.infer(input) }

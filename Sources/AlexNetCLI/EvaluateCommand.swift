@@ -20,10 +20,10 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Dataset (default: the one the checkpoint was trained on); its test split is used.", valueName: "name|dir"))
     var data: String?
     @Flag(name: .customLong("ten-crop"), help: "Average the softmax of ten crops per image.") var tenCrop = false
-    @Option(help: "Examples per batch.") var batch = 100
+    @Option(parsing: .unconditional, help: "Examples per batch.") var batch = 100
     @Flag(name: .customLong("skip-bad-images"), help: "Leave out images that cannot be read or decoded (counted) instead of stopping.")
     var skipBadImages = false
-    @Option(help: "Evaluate the first N examples only.") var limit: Int?
+    @Option(parsing: .unconditional, help: "Evaluate the first N examples only.") var limit: Int?
     @Flag(help: "Print the results as JSON.") var json = false
     @Option(name: .customLong("confusion-png"), help: ArgumentHelp("Also draw the confusion matrix into this PNG file.", valueName: "file"))
     var confusionPNG: String?
@@ -66,7 +66,7 @@ struct EvaluateCommand: ParsableCommand {
         let metrics: Metrics
         var skipped: [String] = []
         if tenCrop {
-            let preprocessing = loaded.preprocessing
+            let preprocessing = loaded.preprocessing.fitted(to: network.inputShape)
             let plan = try backend.makePlan(for: network, batchSize: 10, mode: .inference, seed: 0)
             try loaded.load(into: plan)
             metrics = try TenCrop.evaluate(plan: plan, source: source, preprocessing: preprocessing, shape: network.inputShape,

@@ -8,7 +8,7 @@ struct ModelOptions: ParsableArguments {
         "A preset (\(Zoo.names.joined(separator: ", "))) or a network file.", valueName: "name|file"))
     var model: String
 
-    @Option(help: ArgumentHelp("Number of classes: the width of the last linear layer.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Number of classes: the width of the last linear layer.", valueName: "n"))
     var classes: Int?
 
     @Option(help: ArgumentHelp("Input shape of one example, channels x height x width (e.g. 1x224x224).",
@@ -37,7 +37,7 @@ struct ComputeOptions: ParsableArguments {
         "Where to compute: \(Backends.all.map { "\($0.name) (\($0.summary))" }.joined(separator: ", ")).", valueName: "name"))
     var backend = "cpu"
 
-    @Option(help: "Threads for the backend (default: every core).")
+    @Option(parsing: .unconditional, help: "Threads for the backend (default: every core).")
     var threads: Int?
 
     @Option(help: ArgumentHelp("Numeric precision: \(Precision.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "name"))

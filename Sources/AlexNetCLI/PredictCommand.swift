@@ -26,7 +26,7 @@ struct PredictCommand: ParsableCommand {
     @OptionGroup var model: TrainedModelOptions
     @OptionGroup var compute: ComputeOptions
     @Argument(help: ArgumentHelp("Images, or folders of images, to classify.", valueName: "image|folder")) var images: [String]
-    @Option(help: "How many classes to show per image.") var top = 5
+    @Option(parsing: .unconditional, help: "How many classes to show per image.") var top = 5
     @Flag(help: "Print the predictions as JSON.") var json = false
     @Option(help: ArgumentHelp("Also write the predictions to this CSV file (image, rank, label, name, probability).", valueName: "file"))
     var csv: String?

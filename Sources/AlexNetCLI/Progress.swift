@@ -81,11 +81,16 @@ final class ProgressDisplay: TrainingObserver {
     /// Draws `prefix [####----] suffix` in place, fitted to the terminal's width: the bar
     /// shrinks first, then goes, then the line is cut, so it never wraps.
     private func draw(prefix: String, fraction: Double, suffix: String) {
-        let columns = Self.terminalColumns() - 1
-        let room = columns - prefix.count - suffix.count - 4
-        var line = room >= 8 ? "\(prefix) \(Self.bar(fraction, width: min(24, room))) \(suffix)" : "\(prefix) \(suffix)"
-        if line.count > columns { line = String(line.prefix(max(columns, 1))) }
-        emit("\r\u{1B}[2K" + line)
+        emit("\r\u{1B}[2K" + Self.line(prefix: prefix, fraction: fraction, suffix: suffix, columns: Self.terminalColumns()))
+    }
+
+    /// `prefix [####----] suffix` in fewer than `columns` characters.
+    static func line(prefix: String, fraction: Double, suffix: String, columns: Int) -> String {
+        let width = columns - 1
+        let room = width - prefix.count - suffix.count - 4
+        var line = room >= 8 ? "\(prefix) \(bar(fraction, width: min(24, room))) \(suffix)" : "\(prefix) \(suffix)"
+        if line.count > width { line = String(line.prefix(max(width, 1))) }
+        return line
     }
 
     /// The width of the terminal on stderr (80 when it cannot be asked).

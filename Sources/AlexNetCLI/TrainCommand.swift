@@ -13,7 +13,7 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a network; checkpoints, history and curves go to --out.",
         discussion: """
             Presets carry a whole recipe: quick (the default: a small AlexNet on Fashion-MNIST, \
-            about 6 minutes on two cores), d2l-fashion (Dive into Deep Learning 8.1), cifar10 \
+            7 to 18 minutes on two cores), d2l-fashion (Dive into Deep Learning 8.1), cifar10 \
             (the Keras tutorial) and paper (the 2012 recipe; needs --data). Any option given \
             overrides the preset. Fashion-MNIST is read from Debian's dataset-fashion-mnist \
             package; its test split is the validation set.
@@ -47,7 +47,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Steps of linear learning-rate warm-up.") var warmup: Int?
     @Option(parsing: .unconditional, help: "Seed of initialization, shuffling, augmentation and dropout.") var seed: UInt64?
     @OptionGroup var compute: ComputeOptions
-    @Option(help: "Loader threads preparing batches.") var workers = 2
+    @Option(parsing: .unconditional, help: "Loader threads preparing batches.") var workers = 2
     @Flag(name: .customLong("skip-bad-images"), help: "Skip images that cannot be read or decoded (counted, and listed in <out>/skipped-images.txt) instead of stopping.")
     var skipBadImages = false
     @Option(help: "Output directory (default: runs/<preset>).") var out: String?
@@ -58,9 +58,9 @@ struct TrainCommand: ParsableCommand {
     var stats: String?
     @Option(help: ArgumentHelp("The network's input shape, channels x height x width, e.g. 1x28x28 (default: the model's).", valueName: "CxHxW"))
     var input: String?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Resize the shorter side of every image to N pixels (default: the preset's, or the network's input).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("With --crop: resize the shorter side of every image to N pixels first (default: the preset's, scaled to the network's input).", valueName: "n"))
     var resize: Int?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Crop N x N (random when training with the paper preset, centre otherwise; default: the network's input).", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Crop N x N, N the network's input size (random in training where the preset's crops are, centre otherwise).", valueName: "n"))
     var crop: Int?
     @Option(help: ArgumentHelp("Start from a recipe file written by --print-config instead of --preset; options still override it.", valueName: "file"))
     var config: String?
@@ -83,6 +83,9 @@ struct TrainCommand: ParsableCommand {
         }
         for (name, value) in [("--resize", resize), ("--crop", crop)] {
             if let value, value <= 0 { throw ValidationError("\(name) must be positive, got \(value)") }
+        }
+        if resize != nil && crop == nil {
+            throw ValidationError("--resize goes with --crop (the network's input size): without a crop, images are resized to the network's input")
         }
         if let input, Shape(parsing: input)?.image == nil {
             throw ValidationError("--input '\(input)' is not a shape like 1x28x28 (channels x height x width)")
@@ -176,8 +179,8 @@ struct TrainCommand: ParsableCommand {
         compare("--limit", limit, c.trainLimit ?? 0)
         compare("--val-limit", valLimit, c.validationLimit ?? 0)
         compare("--input", input, c.inputShape?.description ?? "the model's")
-        compare("--resize", resize, c.preprocessing.resize ?? 0)
-        compare("--crop", crop, c.preprocessing.crop ?? 0)
+        compare("--resize", resize.map(String.init), c.preprocessing.resize.map(String.init) ?? "none")
+        compare("--crop", crop.map(String.init), c.preprocessing.crop.map(String.init) ?? "none")
         if stats != nil { found.append("--stats (the run's lighting is part of its recipe)") }
         if config != nil { found.append("--config (the run's recipe is its checkpoint's)") }
         return found
@@ -207,10 +210,10 @@ struct TrainCommand: ParsableCommand {
                 print("note: the run had \(run.configuration.epochs) epochs; training to \(epochs) (--epochs)")
             }
             guard run.epoch < (epochs ?? run.configuration.epochs) else {
-                print("\(lastPath) has finished all \(run.configuration.epochs) epochs; pass --epochs to train longer.")
+                print("\(lastPath) has trained \(run.epoch) epoch\(run.epoch == 1 ? "" : "s"); pass --epochs with more to train longer.")
                 return
             }
-            session = try TrainingSession.resume(setup: setup, epochs: epochs)
+            session = try TrainingSession.resume(setup: setup, epochs: epochs, checkpointEvery: checkpointEvery)
         } else {
             var configuration = try configuration()
             try addLighting(to: &configuration)
@@ -245,7 +248,7 @@ struct TrainCommand: ParsableCommand {
         } catch {
             display.clearBar()
             try reportSkipped(session.skippedImages, directory: directory)
-            TrainingSession.removeIfEmpty([directory])
+            TrainingSession.removeIfEmpty(session.createdDirectories)
             throw error
         }
         try reportSkipped(session.skippedImages, directory: directory)

@@ -67,6 +67,13 @@ public struct Preprocessing: Codable, Sendable, Equatable {
             throw DataError(source, "mean and std need \(channels) values each, got \(mean.count) and \(std.count)")
         }
         if let bad = std.first(where: { !($0 > 0) }) { throw DataError(source, "std \(bad) must be positive") }
+        if let resize, resize <= 0 { throw DataError(source, "resize must be positive, not \(resize)") }
+        if let crop, crop <= 0 { throw DataError(source, "crop must be positive, not \(crop)") }
+        if let meanImage {
+            guard let crop, meanImage.count == channels * crop * crop else {
+                throw DataError(source, "a mean image needs a crop and channels x crop x crop values, got \(meanImage.count)")
+            }
+        }
         if lightingSigma > 0 {
             guard channels == 3, eigenvalues?.count == 3, eigenvectors?.count == 9 else {
                 throw DataError(source, "PCA lighting needs RGB images and 3 eigenvalues with 3 eigenvectors (run `alexnet data stats`)")
@@ -74,13 +81,15 @@ public struct Preprocessing: Codable, Sendable, Equatable {
         }
     }
 
-    /// The same preprocessing made to give `shape` from an image of any size: the channels
-    /// become the network's (per-channel mean and std repeated from gray or averaged to gray),
-    /// and a square input without a crop gets one (centre or random, as before) after resizing
-    /// the shorter side to it, so a photo of any aspect ratio fits. Images that already come out
-    /// at `shape` are prepared exactly as without it.
+    /// The same preprocessing made to give `shape` from an image of any size, so that the
+    /// network's input decides: the channels become the network's (per-channel mean and std
+    /// repeated from gray or averaged to gray); without a crop, the shorter side is resized to
+    /// the input's size and the centre cropped square (a photo of any aspect ratio fits); with a
+    /// crop of another size, crop and resize are scaled together to the input's size (the
+    /// paper's 256/227 becomes 253/224 for a 224 network). Images that already come out at
+    /// `shape` are prepared exactly as without it.
     public func fitted(to shape: Shape) -> Preprocessing {
-        guard let (c, h, w) = shape.image else { return self }
+        guard let (c, h, w) = shape.image, h == w else { return self }
         var fitted = self
         if c != channels, c == 1 || c == 3 {
             func convert(_ values: [Float]) -> [Float] {
@@ -91,10 +100,12 @@ public struct Preprocessing: Codable, Sendable, Equatable {
             fitted.std = convert(std)
             if c == 1 { fitted.lightingSigma = 0 }
         }
-        if crop == nil, h == w {
-            fitted.resize = resize ?? h
-            fitted.crop = h
+        if let crop, crop != h {
+            fitted.resize = resize.map { Int((Double($0) * Double(h) / Double(crop)).rounded()) }
+        } else if crop == nil {
+            fitted.resize = h
         }
+        fitted.crop = h
         return fitted
     }
 

@@ -35,7 +35,7 @@ public enum History {
             .init(name: "validation", color: "#ff7f0e", x: epochs, y: records.compactMap(\.validationLoss)),
         ])
         // Percent, as the command line prints it.
-        let accuracy = Plot(title: "Accuracy (top-1, %)", xLabel: "epoch", series: [
+        let accuracy = Plot(title: "Accuracy (top-1 %)", xLabel: "epoch", series: [
             .init(name: "training", color: "#1f77b4", x: epochs, y: records.map { 100 * $0.trainAccuracy }),
             .init(name: "validation", color: "#ff7f0e", x: epochs, y: records.compactMap(\.validationTop1).map { 100 * $0 }),
         ])

@@ -41,6 +41,16 @@ public struct Plot: Sendable {
         return (xLow...xHigh, (yLow - pad)...(yHigh + pad))
     }
 
+    /// Whether the legend goes to the lower right corner: where the curves end high (a rising
+    /// accuracy), the upper right corner is theirs.
+    var legendAtBottom: Bool {
+        let (_, yRange) = bounds
+        let ends = series.compactMap { $0.y.last(where: \.isFinite) }
+        guard !ends.isEmpty else { return false }
+        let mean = ends.reduce(0, +) / Double(ends.count)
+        return (mean - yRange.lowerBound) / (yRange.upperBound - yRange.lowerBound) > 0.5
+    }
+
     /// Plots side by side in one SVG document.
     public static func svg(_ plots: [Plot]) -> String {
         let total = width * Double(plots.count)
@@ -75,24 +85,27 @@ public struct Plot: Sendable {
                 let xy = point.split(separator: ",")
                 out += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"2.5\" fill=\"\(s.color)\"/>"
             }
-            let legendY = top + 14 + 14 * Double(k)
+            let legendY = (legendAtBottom ? bottom - 14 * Double(series.count) : top) + 14 + 14 * Double(k)
             out += "\n<line x1=\"\(f(right - 90))\" x2=\"\(f(right - 74))\" y1=\"\(f(legendY - 4))\" y2=\"\(f(legendY - 4))\" stroke=\"\(s.color)\" stroke-width=\"2\"/>"
             out += "<text x=\"\(f(right - 70))\" y=\"\(f(legendY))\">\(s.name)</text>\n"
         }
         return out
     }
 
-    /// Three to six ticks at round values (1, 2 or 5 times a power of ten) inside the range.
-    static func roundTicks(_ range: ClosedRange<Double>) -> [Double] {
+    /// Three to seven ticks at round values (1, 2 or 5 times a power of ten) inside the range.
+    public static func roundTicks(_ range: ClosedRange<Double>) -> [Double] {
         let span = range.upperBound - range.lowerBound
         guard span > 0, span.isFinite else { return [range.lowerBound] }
-        let magnitude = pow(10, (log10(span / 4)).rounded(.down))
-        let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { span / $0 <= 6 } ?? 10 * magnitude
+        let exponent = Int(log10(span / 4).rounded(.down))
+        let magnitude = pow(10, Double(exponent))
+        let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { span / $0 <= 7 } ?? 10 * magnitude
+        // Each tick as an integer count of the magnitude, scaled back by one multiplication or
+        // division by a power of ten, so that 0.6 does not print as 0.6000000000000001.
+        func value(_ units: Double) -> Double { exponent < 0 ? units / pow(10, Double(-exponent)) : units * magnitude }
         var ticks: [Double] = []
         var k = (range.lowerBound / step).rounded(.up)
         while k * step <= range.upperBound + step * 1e-9 {
-            // Multiplying the integer count keeps 0.3 from printing as 0.30000000000000004.
-            ticks.append((k * step / magnitude).rounded() * magnitude)
+            ticks.append(value((k * step / magnitude).rounded()))
             k += 1
         }
         return ticks
@@ -139,7 +152,7 @@ extension Plot {
             let points = zip(s.x, s.y).filter { $0.1.isFinite }.map { (px($0.0), py($0.1)) }
             for (p, q) in zip(points, points.dropFirst()) { canvas.line(p.0, p.1, q.0, q.1, color, thickness: 2) }
             for p in points { canvas.fill(x: Int(p.0) - 2, y: Int(p.1) - 2, width: 5, height: 5, color) }
-            let legendY = Int(top) + 8 + 14 * k
+            let legendY = Int(legendAtBottom ? bottom - 14 * Double(series.count) - 4 : top) + 8 + 14 * k
             canvas.line(x1 - 90, Double(legendY + 3), x1 - 74, Double(legendY + 3), color, thickness: 2)
             canvas.text(s.name, x: Int(x1) - 70, y: legendY, black)
         }

@@ -12,7 +12,7 @@ public enum TenCrop {
     /// ending the evaluation.
     public static func evaluate(plan: any Plan, source: any ImageSource, preprocessing: Preprocessing, shape: Shape,
                                 classes: Int, skipping: ((Int, DataError) -> Void)? = nil) throws -> Metrics {
-        guard plan.batchSize == 10 else { throw PlanError.inputShape([plan.batchSize], expected: [10]) }
+        guard plan.batchSize == 10 else { throw PlanError.batchMismatch(plan.batchSize, expected: 10) }
         var metrics = Metrics(classes: classes)
         var scalars = [Float](repeating: 0, count: 10 * shape.elementCount)
         for index in 0..<source.count {

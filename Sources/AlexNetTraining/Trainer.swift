@@ -87,25 +87,27 @@ public final class Trainer {
     public var bestCheckpointPath: String? { outputDirectory.map { "\($0)/best.safetensors" } }
 
     /// One optimizer step on `batch` (its first `batch.count` rows are real examples), at the
-    /// run's current step; advances the run by one step. A loss that is not finite throws
+    /// run's current step; advances the run by one step. A loss that is not finite (in any
+    /// process: the check is made on the merged sums, so every process stops together) throws
     /// before anything is updated.
     public func step(_ batch: Batch) throws -> StepResult {
         let rate = run.learningRate
         let output = try plan.computeGradients(input: batch.input, labels: batch.labels, step: run.step)
-        guard output.loss.isFinite else {
+        var local = Metrics(classes: run.classNames.count)
+        output.logits.scalars.withUnsafeBufferPointer { scores in
+            local.add(probabilities: scores, labels: batch.labels[...], rows: batch.count,
+                      lossSum: Double(output.loss) * Double(batch.count))
+        }
+        let metrics = try reducer.merged(local)
+        guard metrics.lossSum.isFinite else {
             throw TrainingError.nonFiniteLoss(
-                loss: output.loss, epoch: batch.epoch, batch: batch.index, step: run.step,
+                loss: output.loss.isFinite ? Float(metrics.loss) : output.loss, epoch: batch.epoch, batch: batch.index, step: run.step,
                 checkpoint: lastCheckpointPath.flatMap { writesFiles && access($0, F_OK) == 0 ? $0 : nil })
         }
         try plan.withHostGradients { try reducer.reduce(gradients: $0) }
         try plan.update(with: optimizer, learningRate: rate, step: run.step)
         run.step += 1
-        var metrics = Metrics(classes: run.classNames.count)
-        output.logits.scalars.withUnsafeBufferPointer { scores in
-            metrics.add(probabilities: scores, labels: batch.labels[...], rows: batch.count,
-                        lossSum: Double(output.loss) * Double(batch.count))
-        }
-        return StepResult(loss: output.loss, metrics: try reducer.merged(metrics), logits: output.logits, learningRate: rate)
+        return StepResult(loss: output.loss, metrics: metrics, logits: output.logits, learningRate: rate)
     }
 
     /// Trains from the run's position to its last epoch.

@@ -44,6 +44,8 @@ public final class TrainingSession {
     public let trainingExamples: Int
     public let validationExamples: Int?
     public let isResumed: Bool
+    /// Folders this session created for its output (removed again if the run fails empty).
+    public private(set) var createdDirectories: [String] = []
     /// The run's files that are written as it goes.
     public static let runFiles = ["last.safetensors", "best.safetensors", "history.csv", "history.jsonl", "curves.svg",
                                   "curves.png", "skipped-images.txt"]
@@ -69,17 +71,23 @@ public final class TrainingSession {
             Self.removeIfEmpty(created)
             throw error
         }
+        createdDirectories = created
+        // Only now that the new run is ready does the old one go.
+        if setup.overwrite, setup.writesFiles, let directory = setup.outputDirectory {
+            for name in Self.runFiles { unlink("\(directory)/\(name)") }
+        }
     }
 
     /// Continues the run whose `last.safetensors` is in `setup.outputDirectory`, with its own
     /// recipe; `epochs` may extend it.
-    public static func resume(setup: TrainingSetup, epochs: Int? = nil) throws -> TrainingSession {
+    public static func resume(setup: TrainingSetup, epochs: Int? = nil, checkpointEvery: Int? = nil) throws -> TrainingSession {
         guard let directory = setup.outputDirectory else { throw TrainingSetupError("resuming needs the run's folder") }
         let path = "\(directory)/last.safetensors"
         guard access(path, F_OK) == 0 else { throw TrainingSetupError("--resume: there is no \(path) to resume from") }
         let loaded = try Checkpoint.read(path)
         var run = loaded.run
         if let epochs { run.configuration.epochs = epochs }
+        if let checkpointEvery { run.configuration.checkpointEvery = checkpointEvery }
         _ = try prepareOutput(setup, fresh: false)
         let splits = try Datasets.open(run.configuration.data)
         return try TrainingSession(network: loaded.network, run: run, splits: splits, checkpoint: loaded.tensors, setup: setup)
@@ -93,6 +101,10 @@ public final class TrainingSession {
             throw TrainingSetupError("\(c.data) has \(splits.training.classNames.count) classes, the run \(run.classNames.count)")
         }
         let resolved = try network.resolved()
+        if let crop = c.preprocessing.crop, c.preprocessing.resize == nil, let input = network.inputShape.image, crop != input.height {
+            throw TrainingSetupError("a crop of \(crop) without a resize cannot feed \(network.name), which takes \(network.inputShape): "
+                + "crop \(input.height), or give --input")
+        }
         let preprocessing = c.preprocessing.fitted(to: network.inputShape)
         func loader(_ source: any ImageSource, training: Bool) throws -> DataLoader {
             try DataLoader(source: source, preprocessing: preprocessing, shape: network.inputShape, batchSize: c.batchSize,
@@ -151,7 +163,6 @@ public final class TrainingSession {
         }
         fclose(file)
         unlink(probe)
-        if fresh && setup.overwrite { for name in runFiles { unlink("\(directory)/\(name)") } }
         return created
     }
 
@@ -165,7 +176,9 @@ public final class TrainingSession {
             if mkdir(current, 0o755) == 0 {
                 created.append(current)
             } else if errno != EEXIST {
-                throw TrainingSetupError("cannot create directory '\(current)': \(String(cString: strerror(errno)))")
+                let reason = String(cString: strerror(errno))
+                removeIfEmpty(created)
+                throw TrainingSetupError("cannot create directory '\(current)': \(reason)")
             }
         }
         return created

@@ -218,3 +218,51 @@ struct BrokenAt: ImageSource {
         return try base.image(at: i)
     }
 }
+
+@Suite struct RunStateTests {
+    /// Checkpoints written before the plateau memory moved into the run state kept it inside
+    /// the recipe's schedule; they still resume with it.
+    @Test func oldCheckpointsKeepTheirPlateauMemory() throws {
+        var configuration = TrainingFixture.configuration()
+        configuration.schedule = Schedule(kind: .plateau, baseLearningRate: 0.1, patience: 1)
+        let run = RunState(configuration: configuration, classNames: ["a", "b", "c"])
+        var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(run)) as? [String: Any])
+        object.removeValue(forKey: "scheduleState")
+        var recipe = try #require(object["configuration"] as? [String: Any])
+        var schedule = try #require(recipe["schedule"] as? [String: Any])
+        schedule["reductions"] = 2
+        schedule["bestError"] = 0.25
+        schedule["epochsWithoutImprovement"] = 1
+        recipe["schedule"] = schedule
+        object["configuration"] = recipe
+        let legacy = try JSONDecoder().decode(RunState.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(legacy.scheduleState.reductions == 2 && legacy.scheduleState.bestError == 0.25)
+        #expect(abs(legacy.learningRate - 0.001) < 1e-9)
+        // And a run state of today round-trips.
+        let today = try JSONDecoder().decode(RunState.self, from: JSONEncoder().encode(legacy))
+        #expect(today == legacy)
+    }
+
+    /// A plateau reduction takes effect at once, in the uninterrupted run and in a resumed one.
+    @Test func resumingAcrossAPlateauReductionIsBitIdentical() throws {
+        func plateauRun(epochs: Int) -> RunState {
+            var run = TrainingFixture.fresh(epochs: epochs)
+            run.configuration.schedule = Schedule(kind: .plateau, baseLearningRate: 0.05, patience: 1)
+            return run
+        }
+        let straight = try TrainingFixture.trainer(run: plateauRun(epochs: 6), directory: nil)
+        _ = try straight.train()
+        let directory = try TrainingFixture.directory()
+        let part = try TrainingFixture.trainer(run: plateauRun(epochs: 3), directory: directory)
+        _ = try part.train()
+        let loaded = try Checkpoint.read("\(directory)/last.safetensors")
+        var run = loaded.run
+        run.configuration.epochs = 6
+        let resumed = try TrainingFixture.trainer(run: run, directory: directory, checkpoint: loaded.tensors)
+        _ = try resumed.train()
+        #expect(resumed.plan.parameters.array == straight.plan.parameters.array)
+        #expect(resumed.run.history.map(\.learningRate) == straight.run.history.map(\.learningRate))
+        #expect(resumed.run.scheduleState == straight.run.scheduleState)
+        #expect(straight.run.scheduleState.reductions > 0, "the run must cross a reduction: \(straight.run.history.map(\.validationTop1))")
+    }
+}
