@@ -19,15 +19,17 @@ public enum MemoryBudget {
     }
 
     /// Bytes the kernel reports available (MemAvailable), or nil where /proc is missing.
-    public static func availableBytes() -> Int? {
-        guard let file = fopen("/proc/meminfo", "r") else { return nil }
+    public static func availableBytes() -> Int? { kilobytes("MemAvailable:", in: "/proc/meminfo").map { $0 * 1024 } }
+
+    /// The number after `key` in a /proc file that counts in kB (`/proc/meminfo`,
+    /// `/proc/self/status`).
+    static func kilobytes(_ key: String, in path: String) -> Int? {
+        guard let file = fopen(path, "r") else { return nil }
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 256)
         while fgets(&line, Int32(line.count), file) != nil {
             let text = String(cString: line)
-            if text.hasPrefix("MemAvailable:") {
-                return text.split(separator: " ").compactMap { Int($0) }.first.map { $0 * 1024 }
-            }
+            if text.hasPrefix(key) { return text.split(separator: " ").compactMap { Int($0) }.first }
         }
         return nil
     }

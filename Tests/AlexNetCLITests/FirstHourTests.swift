@@ -106,6 +106,33 @@ import Testing
         #expect(back.status == 0 && back.output == direct.output, "\(back.error)")
         #expect(back.output.contains("\(photos)/a.jpg"), "JSON keeps slashes as they are")
 
+        // The text confusion matrix labels each row with its index and name; the curves show
+        // accuracy in percent.
+        let evaluation = try alexnet(["evaluate", "--checkpoint", checkpoint, "--limit", "100"])
+        #expect(evaluation.status == 0 && evaluation.output.contains("  0 T-shirt/top") && evaluation.output.contains("top-5"),
+                "\(evaluation.output)")
+        #expect(try String(contentsOfFile: "\(out)/run/curves.svg", encoding: .utf8).contains("Accuracy (top-1 %)"))
+
+        // A two-class image folder: no top-5 anywhere.
+        let twoClasses = "\(out)/two"
+        let test = try FashionMNIST.test()
+        for split in ["train", "val"] {
+            for (name, label) in [("boot", 9), ("bag", 8)] {
+                try FileManager.default.createDirectory(atPath: "\(twoClasses)/\(split)/\(name)", withIntermediateDirectories: true)
+                var written = 0
+                for index in 0..<200 where test.label(at: index) == label && written < 4 {
+                    try Data(ImageCodec.encodePNG(try test.image(at: index))).write(
+                        to: URL(fileURLWithPath: "\(twoClasses)/\(split)/\(name)/\(index).png"))
+                    written += 1
+                }
+            }
+        }
+        let two = try alexnet(["train", "--data", twoClasses, "--model", "\(out)/tiny.net", "--batch", "4", "--epochs", "1",
+                               "--out", "\(out)/two-run"])
+        #expect(two.status == 0 && two.output.contains("Test accuracy") && !two.output.contains("top-5"), "\(two.output) \(two.error)")
+        let twoEvaluation = try alexnet(["evaluate", "--checkpoint", "\(out)/two-run/last.safetensors"])
+        #expect(twoEvaluation.status == 0 && !twoEvaluation.output.contains("top-5"), "\(twoEvaluation.output) \(twoEvaluation.error)")
+
         // Class names of the wrong count are named as such.
         try "one\ntwo\nthree\n".write(toFile: "\(out)/names.txt", atomically: true, encoding: .utf8)
         let names = try alexnet(["predict", "--weights", "\(out)/w.safetensors", "--class-names", "\(out)/names.txt", "\(photos)/a.jpg"])

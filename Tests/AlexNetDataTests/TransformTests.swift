@@ -128,4 +128,21 @@ import Testing
         #expect(throws: DataError.self) { try Preprocessing(channels: 1, std: [0]).validate() }
         #expect(throws: DataError.self) { try Preprocessing(channels: 3, lightingSigma: 0.1).validate() }
     }
+
+    /// The preprocessing follows the network's input: channels converted, a square crop of the
+    /// input's size, crop and resize scaled together; presets with their own network unchanged.
+    @Test func fittingToTheNetworksInput() {
+        let quick = Preprocessing(channels: 1, resize: 64, mean: [0.286], std: [0.353])
+        let same = quick.fitted(to: Shape(channels: 1, height: 64, width: 64))
+        #expect(same.resize == 64 && same.crop == 64 && same.mean == quick.mean)
+        let rgb = quick.fitted(to: Shape(channels: 3, height: 224, width: 224))
+        #expect(rgb.channels == 3 && rgb.mean == [0.286, 0.286, 0.286] && rgb.std.count == 3 && rgb.resize == 224 && rgb.crop == 224)
+        let imagenet = Preprocessing(channels: 3, resize: 256, crop: 224, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+        let gray = imagenet.fitted(to: Shape(channels: 1, height: 224, width: 224))
+        #expect(gray.channels == 1 && abs(gray.mean[0] - 0.449) < 1e-6 && gray.resize == 256 && gray.crop == 224)
+        let paper = Preprocessing(channels: 3, resize: 256, crop: 227, randomCrop: true, flip: true)
+        let scaled = paper.fitted(to: Shape(channels: 3, height: 224, width: 224))
+        #expect(scaled.resize == 253 && scaled.crop == 224 && scaled.randomCrop && scaled.flip)
+        #expect(paper.fitted(to: Shape(channels: 3, height: 227, width: 227)) == paper)
+    }
 }

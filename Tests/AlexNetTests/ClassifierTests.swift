@@ -107,3 +107,37 @@ enum ClassifierFixture {
         #expect(throws: FileError.self) { try TrainedModel(checkpoint: "model.onnx") }
     }
 }
+
+@Suite struct TrainedModelTests {
+    /// A weights file without class names for a 1,000-class network names ImageNet's classes;
+    /// one from `alexnet export` (network, names and preprocessing in its metadata) loads alone.
+    @Test func weightsFilesBringTheirNamesAndPreprocessing() throws {
+        let text = ClassifierFixture.networkText.replacingOccurrences(of: "out=3", with: "out=1000")
+        let network = try NetworkFile.parse(text).resolved()
+        let plan = try ReferenceBackend().makePlan(for: network, batchSize: 1, mode: .inference, seed: 1)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("weights-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        func values(_ slot: ParameterSlot) -> UnsafeBufferPointer<Float> {
+            UnsafeBufferPointer((slot.isTrainable ? plan.parameters : plan.state).view(offset: slot.offset, count: slot.count))
+        }
+        let outputs = network.layout.slots.map { SafeTensors.Output(name: $0.name, shape: $0.spec.shape, data: values($0)) }
+        try SafeTensors.write(outputs, metadata: ["format": "pt"], to: "\(directory)/plain.safetensors")
+        let networkFile = "\(directory)/net.txt"
+        try text.write(toFile: networkFile, atomically: true, encoding: .utf8)
+        let plain = try TrainedModel(weights: "\(directory)/plain.safetensors", model: networkFile)
+        #expect(plain.classNames.count == 1000 && plain.classNames[0] == "tench" && plain.classNames[464] == "buckle")
+        #expect(plain.preprocessing.channels == 1, "a gray network gets gray preprocessing, not ImageNet's")
+        #expect(throws: FileError.self) { try TrainedModel(weights: "\(directory)/plain.safetensors") }
+
+        let preprocessing = Preprocessing(channels: 1, resize: 20, mean: [0.3], std: [0.2])
+        try SafeTensors.write(outputs, metadata: [
+            "format": "pt",
+            TrainedModel.MetadataKey.network: NetworkFile.format(network.network),
+            TrainedModel.MetadataKey.classNames: (0..<1000).map { "thing \($0)" }.joined(separator: "\n"),
+            TrainedModel.MetadataKey.preprocessing: String(decoding: try JSONEncoder().encode(preprocessing), as: UTF8.self),
+        ], to: "\(directory)/exported.safetensors")
+        let exported = try TrainedModel(weights: "\(directory)/exported.safetensors")
+        #expect(exported.classNames[7] == "thing 7" && exported.preprocessing == preprocessing)
+        #expect(exported.network.name == "tiny-gray")
+    }
+}

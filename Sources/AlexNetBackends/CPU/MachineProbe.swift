@@ -24,17 +24,5 @@ public enum MachineProbe {
     }
 
     /// The process's peak resident memory in bytes (VmHWM), or nil where /proc is missing.
-    public static func peakResidentBytes() -> Int? {
-        guard let file = fopen("/proc/self/status", "r") else { return nil }
-        defer { fclose(file) }
-        var line = [CChar](repeating: 0, count: 256)
-        while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(cString: line)
-            if text.hasPrefix("VmHWM:") {
-                let kilobytes = text.split(separator: " ").compactMap { Int($0) }.first
-                return kilobytes.map { $0 * 1024 }
-            }
-        }
-        return nil
-    }
+    public static func peakResidentBytes() -> Int? { MemoryBudget.kilobytes("VmHWM:", in: "/proc/self/status").map { $0 * 1024 } }
 }
