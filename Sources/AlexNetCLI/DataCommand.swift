@@ -129,13 +129,20 @@ struct DataCommand: ParsableCommand {
                 """)
 
         @Option(help: ArgumentHelp("Dataset name or directory.", valueName: "name|dir")) var data = "fashion-mnist"
-        @Option(help: "Resize the shorter side to this.") var resize: Int?
-        @Option(help: "Random crop of this size.") var crop: Int?
+        @Option(parsing: .unconditional, help: "Resize the shorter side to this.") var resize: Int?
+        @Option(parsing: .unconditional, help: "Random crop of this size.") var crop: Int?
         @Flag(help: "Random horizontal flips.") var flip = false
-        @Option(help: "Examples per batch.") var batch = 128
-        @Option(help: "Loader threads.") var workers = 2
-        @Option(help: "Batches to time.") var batches = 20
+        @Option(parsing: .unconditional, help: "Examples per batch.") var batch = 128
+        @Option(parsing: .unconditional, help: "Loader threads.") var workers = 2
+        @Option(parsing: .unconditional, help: "Batches to time.") var batches = 20
         @Flag(help: "Print the result as JSON.") var json = false
+
+        func validate() throws {
+            for (name, value, range) in [("--batch", batch, 1...1_000_000), ("--workers", workers, 1...256), ("--batches", batches, 1...1_000_000),
+                                         ("--resize", resize ?? 1, 1...65536), ("--crop", crop ?? 1, 1...65536)] where !range.contains(value) {
+                throw ValidationError("\(name) must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+            }
+        }
 
         struct Result: Encodable {
             var data: String

@@ -47,7 +47,7 @@ struct ComputeOptions: ParsableArguments {
         guard Backends.names.contains(backend) else {
             throw ValidationError("unknown backend '\(backend)'; choose \(Backends.names.joined(separator: " or "))")
         }
-        if let threads, threads <= 0 { throw ValidationError("--threads must be positive, got \(threads)") }
+        if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be between 1 and 1024, got \(threads)") }
         guard Precision(rawValue: precision) != nil else {
             throw ValidationError("unknown precision '\(precision)'; choose \(Precision.allCases.map(\.rawValue).joined(separator: " or "))")
         }

@@ -45,7 +45,12 @@ struct PredictCommand: ParsableCommand {
         let classifier = try Classifier(model: try model.load(), backend: compute.backend, options: compute.options())
         var predictions: [Prediction] = []
         var failures: [String] = []
-        for path in try Self.expand(images) {
+        let (files, emptyFolders) = Self.expand(images)
+        for folder in emptyFolders {
+            failures.append(folder)
+            printError("skipped: \(folder) holds no JPEG or PNG files")
+        }
+        for path in files {
             do {
                 predictions.append(Prediction(image: path, classes: try classifier.classify(imageAt: path, top: top)))
             } catch {
@@ -74,26 +79,27 @@ struct PredictCommand: ParsableCommand {
             }
         }
         if !failures.isEmpty {
-            printError("\(failures.count) of \(failures.count + predictions.count) images could not be classified")
+            printError("\(failures.count) of \(failures.count + predictions.count) images (or folders) could not be classified")
             throw ExitCode(1)
         }
     }
 
-    /// Files as given, folders as their JPEG and PNG files sorted by name.
-    static func expand(_ paths: [String]) throws -> [String] {
-        var files: [String] = []
+    /// Files as given, folders as their JPEG and PNG files sorted by name; and the folders that
+    /// hold none.
+    static func expand(_ paths: [String]) -> (files: [String], emptyFolders: [String]) {
+        var files: [String] = [], empty: [String] = []
         for path in paths {
             var info = stat()
             guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else {
                 files.append(path)
                 continue
             }
-            let names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+            let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
             let images = names.filter { name in ["jpg", "jpeg", "png"].contains(name.split(separator: ".").last.map { $0.lowercased() } ?? "") }
-            if images.isEmpty { throw CLIError("\(path) holds no JPEG or PNG files") }
+            if images.isEmpty { empty.append(path) }
             files += images.map { path.hasSuffix("/") ? path + $0 : "\(path)/\($0)" }
         }
-        return files
+        return (files, empty)
     }
 
     static func csvField(_ text: String) -> String {

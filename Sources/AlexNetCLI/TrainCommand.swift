@@ -23,7 +23,7 @@ struct TrainCommand: ParsableCommand {
 
             Ctrl-C finishes the current step, writes <out>/last.safetensors and exits; \
             `--resume` continues from there exactly (same batches, same dropout masks), with \
-            the run's own recipe: only --epochs may change it (and where to compute: \
+            the run's own recipe: only --epochs and --checkpoint-every may change it (and where to compute: \
             --backend, --threads, --workers).
             """)
 
@@ -51,7 +51,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .customLong("skip-bad-images"), help: "Skip images that cannot be read or decoded (counted, and listed in <out>/skipped-images.txt) instead of stopping.")
     var skipBadImages = false
     @Option(help: "Output directory (default: runs/<preset>).") var out: String?
-    @Flag(help: "Continue the run in --out from its last.safetensors, with its recipe (only --epochs may change).") var resume = false
+    @Flag(help: "Continue the run in --out from its last.safetensors, with its recipe (only --epochs and --checkpoint-every may change).") var resume = false
     @Flag(help: "Start a new run in an --out folder that holds another run, deleting that run's checkpoints and history.") var overwrite = false
     @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Also write last.safetensors every N steps.") var checkpointEvery: Int?
     @Option(help: ArgumentHelp("Statistics from `alexnet data stats` for the paper's PCA lighting (sigma 0.1); the paper preset looks for <data>/alexnet-stats.json.", valueName: "file"))
@@ -82,8 +82,9 @@ struct TrainCommand: ParsableCommand {
             if let value, !(value >= 0) { throw ValidationError("\(name) must not be negative, got \(value)") }
         }
         for (name, value) in [("--resize", resize), ("--crop", crop)] {
-            if let value, value <= 0 { throw ValidationError("\(name) must be positive, got \(value)") }
+            if let value, !(1...65536).contains(value) { throw ValidationError("\(name) must be between 1 and 65536, got \(value)") }
         }
+        if workers > 256 { throw ValidationError("--workers must be at most 256, got \(workers)") }
         if resize != nil && crop == nil {
             throw ValidationError("--resize goes with --crop (the network's input size): without a crop, images are resized to the network's input")
         }
@@ -99,10 +100,6 @@ struct TrainCommand: ParsableCommand {
         if let checkpointEvery, checkpointEvery < 0 { throw ValidationError("--checkpoint-every must not be negative, got \(checkpointEvery)") }
         if let warmup, warmup < 0 { throw ValidationError("--warmup must not be negative, got \(warmup)") }
         if resume && overwrite { throw ValidationError("--resume continues the run in --out, --overwrite replaces it: give one") }
-        let optimizerKind = optimizer.flatMap(Optimizer.Kind.init) ?? TrainingPresets.preset(preset)?.optimizer.kind
-        if optimizerKind == .adam, momentum != nil || weightDecay != nil {
-            throw ValidationError("--momentum and --weight-decay belong to sgd; adam keeps Keras's defaults")
-        }
     }
 
     /// The preset (or --config's recipe) with the options applied.
@@ -137,6 +134,9 @@ struct TrainCommand: ParsableCommand {
         if let crop { c.preprocessing.crop = crop }
         if let limit { c.trainLimit = limit }
         if let valLimit { c.validationLimit = valLimit }
+        if c.optimizer.kind == .adam, momentum != nil || weightDecay != nil {
+            throw CLIError("--momentum and --weight-decay belong to sgd; adam keeps Keras's defaults")
+        }
         return c
     }
 
@@ -144,7 +144,9 @@ struct TrainCommand: ParsableCommand {
     func addLighting(to c: inout TrainingConfiguration) throws {
         let besideData = "\(c.data)/alexnet-stats.json"
         guard let path = stats ?? (preset == "paper" && access(besideData, F_OK) == 0 ? besideData : nil) else {
-            if preset == "paper" { print("note: PCA lighting is off; run `alexnet data stats --data \(c.data)` to turn it on") }
+            if preset == "paper", !c.data.isEmpty, !printConfig {
+                printError("note: PCA lighting is off; run `alexnet data stats --data \(c.data)` to turn it on")
+            }
             return
         }
         let statistics = try JSONDecoder().decode(DatasetStatistics.self, from: Data(try readText(path).utf8))
@@ -157,7 +159,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// Recipe options given with --resume that differ from the run's: each names both values.
-    func contradictions(of run: RunState) -> [String] {
+    func contradictions(of run: RunState, networkInput: Shape) -> [String] {
         let c = run.configuration
         var found: [String] = []
         func compare<T: Equatable>(_ option: String, _ given: T?, _ stored: T) {
@@ -178,7 +180,7 @@ struct TrainCommand: ParsableCommand {
         compare("--seed", seed, c.seed)
         compare("--limit", limit, c.trainLimit ?? 0)
         compare("--val-limit", valLimit, c.validationLimit ?? 0)
-        compare("--input", input, c.inputShape?.description ?? "the model's")
+        compare("--input", input.flatMap(Shape.init(parsing:))?.description, networkInput.description)
         compare("--resize", resize.map(String.init), c.preprocessing.resize.map(String.init) ?? "none")
         compare("--crop", crop.map(String.init), c.preprocessing.crop.map(String.init) ?? "none")
         if stats != nil { found.append("--stats (the run's lighting is part of its recipe)") }
@@ -196,18 +198,20 @@ struct TrainCommand: ParsableCommand {
         setup.skipBadImages = skipBadImages
         setup.outputDirectory = directory
         setup.overwrite = overwrite
+        setup.exactCrop = crop != nil
         let session: TrainingSession
         if resume {
             let lastPath = "\(directory)/last.safetensors"
             guard access(lastPath, F_OK) == 0 else { throw CLIError("--resume: there is no \(lastPath) to resume from") }
-            let run = try Checkpoint.read(lastPath).run
-            let conflicts = contradictions(of: run)
+            let loaded = try Checkpoint.read(lastPath)
+            let run = loaded.run
+            let conflicts = contradictions(of: run, networkInput: loaded.network.inputShape)
             guard conflicts.isEmpty else {
                 throw CLIError("--resume continues \(lastPath) with its own recipe; these options contradict it: "
-                    + conflicts.joined(separator: ", ") + ". Only --epochs may change; start a new run with another --out to change the rest.")
+                    + conflicts.joined(separator: ", ") + ". Only --epochs and --checkpoint-every may change; start a new run with another --out to change the rest.")
             }
             if let epochs, epochs != run.configuration.epochs {
-                print("note: the run had \(run.configuration.epochs) epochs; training to \(epochs) (--epochs)")
+                print("note: the run had \(run.configuration.epochs) epoch\(run.configuration.epochs == 1 ? "" : "s"); training to \(epochs) (--epochs)")
             }
             guard run.epoch < (epochs ?? run.configuration.epochs) else {
                 print("\(lastPath) has trained \(run.epoch) epoch\(run.epoch == 1 ? "" : "s"); pass --epochs with more to train longer.")

@@ -67,8 +67,8 @@ public struct Preprocessing: Codable, Sendable, Equatable {
             throw DataError(source, "mean and std need \(channels) values each, got \(mean.count) and \(std.count)")
         }
         if let bad = std.first(where: { !($0 > 0) }) { throw DataError(source, "std \(bad) must be positive") }
-        if let resize, resize <= 0 { throw DataError(source, "resize must be positive, not \(resize)") }
-        if let crop, crop <= 0 { throw DataError(source, "crop must be positive, not \(crop)") }
+        if let resize, !(1...65536).contains(resize) { throw DataError(source, "resize must be between 1 and 65536, not \(resize)") }
+        if let crop, !(1...65536).contains(crop) { throw DataError(source, "crop must be between 1 and 65536, not \(crop)") }
         if let meanImage {
             guard let crop, meanImage.count == channels * crop * crop else {
                 throw DataError(source, "a mean image needs a crop and channels x crop x crop values, got \(meanImage.count)")
@@ -89,7 +89,7 @@ public struct Preprocessing: Codable, Sendable, Equatable {
     /// paper's 256/227 becomes 253/224 for a 224 network). Images that already come out at
     /// `shape` are prepared exactly as without it.
     public func fitted(to shape: Shape) -> Preprocessing {
-        guard let (c, h, w) = shape.image, h == w else { return self }
+        guard let (c, h, w) = shape.image else { return self }
         var fitted = self
         if c != channels, c == 1 || c == 3 {
             func convert(_ values: [Float]) -> [Float] {
@@ -100,8 +100,9 @@ public struct Preprocessing: Codable, Sendable, Equatable {
             fitted.std = convert(std)
             if c == 1 { fitted.lightingSigma = 0 }
         }
+        guard h == w else { return fitted }  // crops are square: a non-square input keeps its geometry
         if let crop, crop != h {
-            fitted.resize = resize.map { Int((Double($0) * Double(h) / Double(crop)).rounded()) }
+            fitted.resize = resize.map { min(65536, Int((Double($0) * Double(h) / Double(crop)).rounded())) }
         } else if crop == nil {
             fitted.resize = h
         }

@@ -73,6 +73,7 @@ public struct Network: Sendable {
         var resolvedLayers: [ResolvedLayer] = []
         var shape = inputShape
         var layout = ParameterLayout()
+        _ = try Self.checkedCount(inputShape.dimensions, "the input \(inputShape)")
         for (index, named) in layers.enumerated() {
             let output: Shape
             do {
@@ -81,7 +82,20 @@ public struct Network: Sendable {
                 throw NetworkError.shape(layer: named.name, index: index, kind: named.kind,
                                          input: shape, reason: error.message)
             }
+            // Sizes are checked before any layer multiplies them (a typo such as out=1e17
+            // must be an error, not an arithmetic trap).
+            let outputs = try Self.checkedCount(output.dimensions, "the output of layer '\(named.name)' (\(output))")
             let specs = named.layer.parameters(for: shape)
+            var parameterCount = 0
+            for spec in specs {
+                parameterCount += try Self.checkedCount(spec.shape, "parameter '\(named.name).\(spec.name)' \(spec.shape)")
+            }
+            // A layer's multiply-accumulates are at most outputs x parameters; once that cannot
+            // overflow, its own count is safe to take, and is bounded so that sums stay exact.
+            let (_, overflow) = outputs.multipliedReportingOverflow(by: max(parameterCount, 1))
+            guard !overflow, named.layer.multiplyAccumulates(for: shape) <= 1 << 50 else {
+                throw NetworkError.tooLarge("layer '\(named.name)'")
+            }
             let slots = specs.map { layout.append($0, layer: index, layerName: named.name) }
             resolvedLayers.append(ResolvedLayer(
                 index: index, name: named.name, layer: named.layer, inputShape: shape,
@@ -90,6 +104,17 @@ public struct Network: Sendable {
             shape = output
         }
         return ResolvedNetwork(network: self, layers: resolvedLayers, layout: layout)
+    }
+
+    /// The product of `dimensions`, or an error naming `what` past 2^40 values.
+    static func checkedCount(_ dimensions: [Int], _ what: @autoclosure () -> String) throws -> Int {
+        var total = 1
+        for dimension in dimensions {
+            let (product, overflow) = total.multipliedReportingOverflow(by: max(dimension, 0))
+            guard !overflow, product <= 1 << 40 else { throw NetworkError.tooLarge(what()) }
+            total = product
+        }
+        return total
     }
 }
 
@@ -128,6 +153,7 @@ public enum NetworkError: Error, Equatable, CustomStringConvertible {
     case duplicateName(String)
     case empty(network: String)
     case noClassifier(network: String)
+    case tooLarge(String)
 
     public var description: String {
         switch self {
@@ -139,6 +165,8 @@ public enum NetworkError: Error, Equatable, CustomStringConvertible {
             return "network '\(network)' has no layers"
         case let .noClassifier(network):
             return "network '\(network)' has no linear layer whose outputs could be the classes"
+        case let .tooLarge(what):
+            return "\(what) is too large for any machine (more than 2^40 values, or 2^50 multiply-accumulates)"
         }
     }
 }

@@ -23,6 +23,9 @@ public struct TrainingSetup: Sendable {
     public var overwrite = false
     /// Whether this process writes files (in a cluster, rank 0 only).
     public var writesFiles = true
+    /// The recipe's crop was asked for: refuse one of another size than the network's input
+    /// instead of scaling it (and its resize) to fit.
+    public var exactCrop = false
 
     public init() {}
 }
@@ -101,8 +104,9 @@ public final class TrainingSession {
             throw TrainingSetupError("\(c.data) has \(splits.training.classNames.count) classes, the run \(run.classNames.count)")
         }
         let resolved = try network.resolved()
-        if let crop = c.preprocessing.crop, c.preprocessing.resize == nil, let input = network.inputShape.image, crop != input.height {
-            throw TrainingSetupError("a crop of \(crop) without a resize cannot feed \(network.name), which takes \(network.inputShape): "
+        if let crop = c.preprocessing.crop, c.preprocessing.resize == nil || setup.exactCrop, let input = network.inputShape.image,
+           crop != input.height {
+            throw TrainingSetupError("a crop of \(crop) cannot feed \(network.name), which takes \(network.inputShape): "
                 + "crop \(input.height), or give --input")
         }
         let preprocessing = c.preprocessing.fitted(to: network.inputShape)
