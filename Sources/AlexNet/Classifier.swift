@@ -23,10 +23,13 @@ public final class Classifier: Sendable {
         public var probability: Double
     }
 
+    /// The trained network, its preprocessing and class names, as read from the file.
     public let model: TrainedModel
+    /// The network with its shapes and parameter layout resolved.
     public let network: ResolvedNetwork
     /// The model's preprocessing fitted to the network's input.
     public let preprocessing: Preprocessing
+    /// The names of the network's outputs, in order.
     public var classNames: [String] { model.classNames }
     private let backend: any Backend
     /// Inference plans by batch size, made on first use.

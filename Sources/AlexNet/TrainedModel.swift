@@ -11,9 +11,11 @@ import FoundationEssentials
 /// from a plain safetensors weights file (ours from `alexnet export`, or torchvision's AlexNet
 /// converted to safetensors).
 public struct TrainedModel: @unchecked Sendable {
+    /// The network description (layers and input shape).
     public var network: Network
     /// The preprocessing the network was trained with (`fitted(to:)` adapts it to any image).
     public var preprocessing: Preprocessing
+    /// The names of the network's outputs, in order.
     public var classNames: [String]
     /// The dataset a checkpoint was trained on (nil for weights files).
     public var data: String?
@@ -23,8 +25,11 @@ public struct TrainedModel: @unchecked Sendable {
 
     /// Metadata keys of our weights files (`alexnet export`), so that they load back alone.
     public enum MetadataKey {
+        /// The network in the network file format.
         public static let network = "network"
+        /// The `Preprocessing` as JSON.
         public static let preprocessing = "preprocessing"
+        /// The class names, one per line.
         public static let classNames = "class_names"
     }
 
