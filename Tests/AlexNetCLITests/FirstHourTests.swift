@@ -119,6 +119,13 @@ import Testing
         #expect(back.status == 0 && back.output == direct.output, "\(back.error)")
         #expect(back.output.contains("\(photos)/a.jpg"), "JSON keeps slashes as they are")
 
+        // The first layer's kernels as a picture (issue "Explain", item 1).
+        let filters = try alexnet(["filters", "--checkpoint", checkpoint, "--out", "\(out)/filters.png"])
+        #expect(filters.status == 0 && filters.output.contains("8 kernels of 1x3x3") && filters.output.contains("gray"), "\(filters.error)")
+        #expect(try ImageCodec.read(path: "\(out)/filters.png").width > 100)
+        let notConv = try alexnet(["filters", "--checkpoint", checkpoint, "--layer", "fc", "--out", "\(out)/f.png"])
+        #expect(notConv.status != 0 && notConv.error.contains("its convolutions are conv1"), "\(notConv.error)")
+
         // The text confusion matrix labels each row with its index and name; the curves show
         // accuracy in percent.
         let evaluation = try alexnet(["evaluate", "--checkpoint", checkpoint, "--limit", "100"])

@@ -1,4 +1,4 @@
-import AlexNet
+@testable import AlexNet
 import Foundation
 import Synchronization
 import Testing
@@ -139,5 +139,41 @@ enum ClassifierFixture {
         let exported = try TrainedModel(weights: "\(directory)/exported.safetensors")
         #expect(exported.classNames[7] == "thing 7" && exported.preprocessing == preprocessing)
         #expect(exported.network.name == "tiny-gray")
+    }
+}
+
+@Suite struct FilterGridTests {
+    @Test func eachKernelIsScaledToItsOwnRangeInColour() throws {
+        let network = try NetworkFile.parse("""
+            name: rgb
+            input: 3x8x8
+            conv1 conv out=2 kernel=3
+            flat flatten
+            fc linear out=2
+            """).resolved()
+        let plan = try ReferenceBackend().makePlan(for: network, batchSize: 1, mode: .inference, seed: 0)
+        let slot = network.layers[0].slots[0]
+        // Kernel 0: red from -1 to 1 (its extremes), green and blue 0; kernel 1: all 5.
+        for i in 0..<54 { plan.parameters[slot.offset + i] = i < 27 ? (i < 9 ? Float(i) / 4 - 1 : 0) : 5 }
+        let grid = try FilterGrid(network: network, plan: plan)
+        #expect(grid.rendering == .rgb && grid.outputs == 2 && grid.size == 3 && grid.blocks == 1)
+        let first = grid.pixels(of: 0)
+        #expect(first[0].2 == (0, 128, 128) && first[8].2 == (255, 128, 128), "\(first[0].2) \(first[8].2)")
+        #expect(grid.pixels(of: 1).allSatisfy { $0.2 == (0, 0, 0) }, "a constant kernel is drawn flat")
+        let image = try ImageCodec.decode(grid.png(), source: "grid.png")
+        #expect(image.width == 2 * (3 * grid.scale + 2) + 2)
+        #expect(throws: FileError.self) { try FilterGrid(network: network, plan: plan, layer: "fc") }
+    }
+
+    /// The paper's network: 96 kernels of 3x11x11 in two towers of 48, as conv2 groups them.
+    @Test func thePapersTowersAreTwoBlocks() throws {
+        let network = try Zoo.network("paper", readFile: { _ in "" }).resolved()
+        let plan = try ReferenceBackend().makePlan(for: network, batchSize: 1, mode: .inference, seed: 0)
+        let grid = try FilterGrid(network: network, plan: plan)
+        #expect(grid.layer == "conv1" && grid.outputs == 96 && grid.inputs == 3 && grid.size == 11 && grid.blocks == 2)
+        let image = try ImageCodec.decode(grid.png(), source: "paper.png")
+        #expect(image.width == 12 * (44 + 2) + 2, "rows of 12, as in the paper's figure")
+        let deeper = try FilterGrid(network: network, plan: plan, layer: "conv2")
+        #expect(deeper.rendering == .meanOverInputs && deeper.inputs == 48 && deeper.blocks == 1)
     }
 }
