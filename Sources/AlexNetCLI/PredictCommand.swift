@@ -30,6 +30,8 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Print the predictions as JSON.") var json = false
     @Option(help: ArgumentHelp("Also write the predictions to this CSV file (image, rank, label, name, probability).", valueName: "file"))
     var csv: String?
+    @Option(help: ArgumentHelp("Also draw each image with its best classes as bars into this PNG (the paper's Figure 4, left).", valueName: "file"))
+    var out: String?
 
     struct Prediction: Encodable {
         var image: String
@@ -67,6 +69,13 @@ struct PredictCommand: ParsableCommand {
                 }
             }
             try AtomicFile.write(lines.joined(separator: "\n") + "\n", to: csv)
+        }
+        if let out {
+            let panels = try predictions.map { prediction in
+                PredictionFigure.Panel(image: try ImageCodec.read(path: prediction.image),
+                                       title: String(prediction.image.split(separator: "/").last ?? ""), guesses: prediction.classes)
+            }
+            try AtomicFile.write(bytes: PredictionFigure.png(panels), to: out)
         }
         if json {
             print(try AlexNetCLI.json(predictions))

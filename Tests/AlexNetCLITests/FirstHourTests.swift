@@ -108,6 +108,10 @@ import Testing
         let withEmpty = try alexnet(["predict", "--checkpoint", checkpoint, "\(out)/empty", "\(photos)/a.jpg"])
         #expect(withEmpty.status == 1 && withEmpty.output.contains("a.jpg") && withEmpty.error.contains("holds no JPEG or PNG"),
                 "\(withEmpty.output) \(withEmpty.error)")
+        let figure = try alexnet(["predict", "--checkpoint", checkpoint, "\(photos)/a.jpg", "\(photos)/b.png", "--out", "\(out)/top5.png"])
+        #expect(figure.status == 0, "\(figure.error)")
+        let picture = try ImageCodec.read(path: "\(out)/top5.png")
+        #expect(picture.width == 2 * 200 && picture.height > 128, "two panels side by side")
         let csv = try String(contentsOfFile: "\(out)/p.csv", encoding: .utf8).split(separator: "\n")
         #expect(csv.first == "image,rank,label,name,probability" && csv.count == 1 + 2 * 2, "\(csv)")
 
