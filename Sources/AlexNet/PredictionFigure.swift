@@ -39,12 +39,12 @@ public enum PredictionFigure {
         let scale = Double(picture) / Double(max(image.width, image.height, 1))
         let (w, h) = (max(1, Int(Double(image.width) * scale)), max(1, Int(Double(image.height) * scale)))
         let (left, top) = (x + (width - w) / 2, y + 16 + (picture - h) / 2)
+        let pixels = image.pixels
         for py in 0..<h {
             let sy = min(image.height - 1, Int(Double(py) / scale))
             for px in 0..<w {
                 let sx = min(image.width - 1, Int(Double(px) / scale))
                 let base = (sy * image.width + sx) * image.channels
-                let pixels = image.pixels
                 canvas.set(left + px, top + py, image.channels >= 3
                     ? (pixels[base], pixels[base + 1], pixels[base + 2]) : (pixels[base], pixels[base], pixels[base]))
             }

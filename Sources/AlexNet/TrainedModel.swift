@@ -127,6 +127,13 @@ public struct TrainedModel: @unchecked Sendable {
         }
     }
 
-    /// All trainable and state tensors as the file holds them, by name.
-    public var tensorNames: [String] { tensors.entries.map(\.name) }
+    /// The network with its tensors in host memory (a reference plan for one image), for
+    /// what reads the weights themselves: export, the filter picture.
+    public func onHost() throws -> (network: ResolvedNetwork, plan: any Plan) {
+        let resolved = try network.resolved()
+        let plan = try ReferenceBackend().makePlan(for: resolved, batchSize: 1, mode: .inference, seed: 0)
+        try load(into: plan)
+        plan.copyToHost()
+        return (resolved, plan)
+    }
 }

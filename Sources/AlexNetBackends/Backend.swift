@@ -48,7 +48,7 @@ public protocol Plan: AnyObject {
     var mode: PlanMode { get }
     /// Trainable parameters, laid out by `network.layout`.
     var parameters: FloatBuffer { get }
-    /// Gradients, a mirror of `parameters` (empty in inference plans).
+    /// Gradients, a mirror of `parameters` (used by training plans only).
     var gradients: FloatBuffer { get }
     /// Non-trainable state (batch norm running statistics).
     var state: FloatBuffer { get }

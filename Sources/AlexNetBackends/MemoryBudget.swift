@@ -12,10 +12,16 @@ public enum MemoryBudget {
     /// A lower bound of what a plan needs: the parameters (with their gradients and one
     /// optimizer buffer when training) and every layer's output for the whole batch.
     public static func estimate(_ network: ResolvedNetwork, batchSize: Int, mode: PlanMode) -> Int {
+        let (fixed, perImage) = parts(network, mode: mode)
+        let (activations, overflow) = perImage.multipliedReportingOverflow(by: batchSize)
+        return overflow ? Int.max : fixed &+ activations
+    }
+
+    /// The bytes that do not depend on the batch, and those of one image.
+    static func parts(_ network: ResolvedNetwork, mode: PlanMode) -> (fixed: Int, perImage: Int) {
         let summary = Summary(network)
-        let parameters = (summary.parameterBytes + 4 * summary.stateScalars) * (mode == .training ? 3 : 1)
-        let (perImage, overflow) = summary.trainingActivationBytesPerImage.multipliedReportingOverflow(by: batchSize)
-        return overflow ? Int.max : parameters &+ perImage
+        return ((summary.parameterBytes + 4 * summary.stateScalars) * (mode == .training ? 3 : 1),
+                summary.trainingActivationBytesPerImage)
     }
 
     /// Bytes the kernel reports available (MemAvailable), or nil where /proc is missing.
@@ -39,8 +45,7 @@ public enum MemoryBudget {
         guard let available = availableBytes() else { return }
         let needed = estimate(network, batchSize: batchSize, mode: mode)
         guard needed > available else { return }
-        let perImage = Summary(network).trainingActivationBytesPerImage
-        let fixed = needed == Int.max ? 0 : needed - perImage * batchSize
+        let (fixed, perImage) = parts(network, mode: mode)
         let fitting = perImage > 0 ? max(0, (available - fixed) / perImage) : 0
         throw .memory(network: network.network.name, batchSize: batchSize, mode: mode, needed: needed, available: available,
                       largestBatch: fitting)

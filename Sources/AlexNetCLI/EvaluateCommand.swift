@@ -62,19 +62,15 @@ struct EvaluateCommand: ParsableCommand {
             throw CLIError("\(dataName) has \(source.classNames.count) classes, the checkpoint \(classes.count)")
         }
         let network = try loaded.network.resolved()
-        let backend = try compute.make()
+        let preprocessing = loaded.preprocessing.fitted(to: network.inputShape)
+        let plan = try compute.make().makePlan(for: network, batchSize: tenCrop ? 10 : batch, mode: .inference, seed: 0)
+        try loaded.load(into: plan)
         let metrics: Metrics
         var skipped: [String] = []
         if tenCrop {
-            let preprocessing = loaded.preprocessing.fitted(to: network.inputShape)
-            let plan = try backend.makePlan(for: network, batchSize: 10, mode: .inference, seed: 0)
-            try loaded.load(into: plan)
             metrics = try TenCrop.evaluate(plan: plan, source: source, preprocessing: preprocessing, shape: network.inputShape,
                                            classes: classes.count, skipping: skipBadImages ? { skipped.append("\($1)") } : nil)
         } else {
-            let preprocessing = loaded.preprocessing.fitted(to: network.inputShape)
-            let plan = try backend.makePlan(for: network, batchSize: batch, mode: .inference, seed: 0)
-            try loaded.load(into: plan)
             let loader = try DataLoader(source: source, preprocessing: preprocessing, shape: network.inputShape,
                                         batchSize: batch, training: false, skipBadImages: skipBadImages)
             metrics = try Evaluation.run(plan: plan, loader: loader, classes: classes.count)

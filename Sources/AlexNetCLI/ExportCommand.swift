@@ -43,10 +43,7 @@ struct ExportCommand: ParsableCommand {
 
     func run() throws {
         let loaded = try model.load()
-        let network = try loaded.network.resolved()
-        let plan = try ReferenceBackend().makePlan(for: network, batchSize: 1, mode: .inference, seed: 0)
-        try loaded.load(into: plan)
-        plan.copyToHost()
+        let (network, plan) = try loaded.onHost()
         func values(_ slot: ParameterSlot) -> UnsafeBufferPointer<Float> {
             UnsafeBufferPointer((slot.isTrainable ? plan.parameters : plan.state).view(offset: slot.offset, count: slot.count))
         }

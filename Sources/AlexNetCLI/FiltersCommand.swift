@@ -25,10 +25,7 @@ struct FiltersCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The PNG file to write.", valueName: "file")) var out: String
 
     func run() throws {
-        let loaded = try model.load()
-        let network = try loaded.network.resolved()
-        let plan = try ReferenceBackend().makePlan(for: network, batchSize: 1, mode: .inference, seed: 0)
-        try loaded.load(into: plan)
+        let (network, plan) = try model.load().onHost()
         let grid = try FilterGrid(network: network, plan: plan, layer: layer)
         try AtomicFile.write(bytes: grid.png(), to: out)
         print("wrote \(grid.layer)'s \(grid.outputs) kernels of \(grid.inputs)x\(grid.size)x\(grid.size) to \(out): "

@@ -222,9 +222,7 @@ struct TrainCommand: ParsableCommand {
             var configuration = try configuration()
             try addLighting(to: &configuration)
             if printConfig {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(configuration), as: UTF8.self))
+                print(try json(configuration))
                 return
             }
             session = try TrainingSession(configuration: configuration, setup: setup)

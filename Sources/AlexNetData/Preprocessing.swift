@@ -130,23 +130,24 @@ public struct Preprocessing: Codable, Sendable, Equatable {
         }
     }
 
-    private func check(_ image: Image, as shape: Shape, source: String) throws(DataError) {
+    private func check(_ image: Image, as shape: Shape, source: @autoclosure () -> String) throws(DataError) {
         let produced = Shape(channels: image.channels, height: image.height, width: image.width)
         guard produced == shape else {
-            throw DataError(source, "preprocesses to \(produced), but the network takes \(shape)")
+            throw DataError(source(), "preprocesses to \(produced), but the network takes \(shape)")
         }
     }
 
     /// The geometric part (steps 1-4) for example `index` of `epoch`. Resize, crop and mirror
     /// run as one resampling pass that computes only the crop's pixels.
-    public func geometry(_ image: Image, training: Bool, random: Philox, index: Int, source: String = "image") throws(DataError) -> Image {
+    public func geometry(_ image: Image, training: Bool, random: Philox, index: Int,
+                         source: @autoclosure () -> String = "image") throws(DataError) -> Image {
         let image = image.withChannels(channels)
         let size: (width: Int, height: Int) = resize.map { Resampler.size(of: (image.width, image.height), shorterSide: $0) } ?? (image.width, image.height)
         let words = random.block(at: UInt64(index) * 4)
         var (x, y, w, h) = (0, 0, size.width, size.height)
         if let crop {
             guard crop <= size.width && crop <= size.height else {
-                throw DataError(source, "is \(size.width)x\(size.height)\(resize == nil ? "" : " after resizing"), smaller than the \(crop)x\(crop) crop")
+                throw DataError(source(), "is \(size.width)x\(size.height)\(resize == nil ? "" : " after resizing"), smaller than the \(crop)x\(crop) crop")
             }
             let (spanX, spanY) = (size.width - crop + 1, size.height - crop + 1)
             (x, y) = training && randomCrop
@@ -199,7 +200,7 @@ public struct Preprocessing: Codable, Sendable, Equatable {
 
     /// The ten 224-style test crops of SPEC.md section 3: the four corners and the centre of
     /// the resized image, then the same five mirrored. Needs `crop`.
-    public func tenCrops(_ image: Image, source: String = "image") throws(DataError) -> [Image] {
+    public func tenCrops(_ image: Image, source: @autoclosure () -> String = "image") throws(DataError) -> [Image] {
         var image = image.withChannels(channels)
         if let resize {
             let size = Resampler.size(of: (image.width, image.height), shorterSide: resize)
@@ -207,7 +208,7 @@ public struct Preprocessing: Codable, Sendable, Equatable {
         }
         let size = crop ?? min(image.width, image.height)
         guard size <= min(image.width, image.height) else {
-            throw DataError(source, "is \(image.width)x\(image.height)\(resize == nil ? "" : " after resizing"), smaller than the \(size)x\(size) crops")
+            throw DataError(source(), "is \(image.width)x\(image.height)\(resize == nil ? "" : " after resizing"), smaller than the \(size)x\(size) crops")
         }
         let (right, bottom) = (image.width - size, image.height - size)
         let corners = [(0, 0), (right, 0), (0, bottom), (right, bottom), (right / 2, bottom / 2)]

@@ -52,16 +52,6 @@ public struct Metrics: Sendable, Equatable {
         count += rows
     }
 
-    /// Adds another's counts (another batch, or another process's share of the same batches).
-    public mutating func merge(_ other: Metrics) {
-        precondition(other.classes == classes, "Metrics: merging \(other.classes) classes into \(classes)")
-        count += other.count
-        lossSum += other.lossSum
-        top1Correct += other.top1Correct
-        top5Correct += other.top5Correct
-        for i in confusion.indices { confusion[i] += other.confusion[i] }
-    }
-
     /// Every sum as one vector, for adding up across processes: count, loss sum, top-1, top-5,
     /// then the confusion matrix.
     public var sums: [Double] {

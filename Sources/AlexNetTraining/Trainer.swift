@@ -154,7 +154,7 @@ public final class Trainer {
     private func finishEpoch(clock: Stopwatch) throws {
         let epoch = run.epoch
         var record = EpochRecord(
-            epoch: epoch + 1, step: run.step, learningRate: configurationRate(epoch: epoch),
+            epoch: epoch + 1, step: run.step, learningRate: lastStepRate(epoch: epoch),
             trainLoss: run.partial.lossSum / Double(max(run.partial.examples, 1)),
             trainAccuracy: Double(run.partial.correct) / Double(max(run.partial.examples, 1)),
             imagesPerSecond: Double(run.partial.examples) / max(run.partial.seconds, 1e-9), wallSeconds: 0)
@@ -186,7 +186,7 @@ public final class Trainer {
     }
 
     /// The rate the epoch's last step used.
-    private func configurationRate(epoch: Int) -> Float {
+    private func lastStepRate(epoch: Int) -> Float {
         run.configuration.schedule.learningRate(epoch: epoch, step: max(run.step - 1, 0), state: run.scheduleState)
     }
 

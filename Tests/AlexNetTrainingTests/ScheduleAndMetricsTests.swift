@@ -83,3 +83,23 @@ import AlexNetData
         #expect(Canvas.textWidth("abc") == 17)
     }
 }
+
+@Suite struct MetricsSumsTests {
+    /// Two processes' metrics, added up through `sums` as a reducer does, equal the metrics of
+    /// all their examples taken together.
+    @Test func sumsAddUpAcrossProcesses() {
+        let scores: [Float] = [0.7, 0.2, 0.1, 0.1, 0.3, 0.6, 0.5, 0.4, 0.1, 0.2, 0.2, 0.6]
+        let labels = [0, 2, 1, 2]
+        var whole = Metrics(classes: 3), first = Metrics(classes: 3), second = Metrics(classes: 3)
+        scores.withUnsafeBufferPointer { all in
+            whole.add(probabilities: all, labels: labels[...], rows: 4)
+            first.add(probabilities: UnsafeBufferPointer(rebasing: all[0..<6]), labels: labels[0..<2], rows: 2)
+            second.add(probabilities: UnsafeBufferPointer(rebasing: all[6..<12]), labels: labels[2..<4], rows: 2)
+        }
+        let added = zip(first.sums, second.sums).map { $0 + $1 }
+        let merged = Metrics(classes: 3, sums: added)
+        #expect(merged.count == 4 && merged.top1Correct == whole.top1Correct && merged.confusion == whole.confusion)
+        #expect(abs(merged.lossSum - whole.lossSum) < 1e-12)
+        #expect(Metrics(classes: 3, sums: whole.sums) == whole)
+    }
+}

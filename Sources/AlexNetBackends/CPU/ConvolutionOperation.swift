@@ -61,8 +61,9 @@ final class ConvolutionOperation: CPUOperation {
             var destination = forward.destination.raw
             // The weight gradient reads the forward's source as it is. Where no fast kernel
             // takes that layout (oneDNN 2.6 on AVX2 has no jit weight gradient for a plain
-            // 1- or 2-channel first layer, and its reference kernel took 90% of a step), the
-            // source layout is left to oneDNN and the source reordered for it in backward.
+            // 1-channel first layer: its reference kernel took 91% of a quick training step on
+            // a Zen 3), the source layout is left to oneDNN and the source reordered for it in
+            // backward.
             func weightGradient(source: dnnl_memory_desc_t) throws -> PrimitiveDescriptor {
                 var source = source
                 var weightsGradientAny = try MemoryDescriptor.any(weightShape).raw
