@@ -31,6 +31,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c"),
         // The Backend protocol, the plain-Swift reference backend (the oracle), and the cpu
         // backend on oneDNN.
         .target(name: "AlexNetBackends", dependencies: ["AlexNetCore", "AlexNetNetwork", "CDNNL"], swiftSettings: optimized),
@@ -53,12 +54,15 @@ let package = Package(
             name: "AlexNet",
             dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop", "AlexNetTraining"],
             swiftSettings: optimized),
+        // Data-parallel training over Open MPI: the reducer that averages gradients on a
+        // communication thread. Only the command line links it; the library stays MPI-free.
+        .target(name: "AlexNetDistributed", dependencies: ["AlexNetCore", "AlexNetTraining", "CMPI"], swiftSettings: optimized),
         // What the libFuzzer harnesses in Fuzz/ run on each input; the tests replay the crashers.
         .target(name: "AlexNetFuzzTargets", dependencies: ["AlexNetData", "AlexNetInterop"], swiftSettings: optimized),
         // The `alexnet` command: one file per subcommand.
         .executableTarget(
             name: "AlexNetCLI",
-            dependencies: ["AlexNet", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["AlexNet", "AlexNetDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "AlexNetCoreTests", dependencies: ["AlexNetCore"]),
         .testTarget(name: "AlexNetNetworkTests", dependencies: ["AlexNetCore", "AlexNetNetwork"]),

@@ -11,6 +11,9 @@ packages=(
   zlib1g-dev           # gzip-compressed IDX files
   libssl-dev           # SHA-256 of downloaded datasets (libcrypto)
   libcurl4             # HTTP(S) for `alexnet data download` (Foundation's URLSession uses it)
+  libopenmpi-dev       # Open MPI 4.1: data-parallel training across processes and machines (`mpirun ... alexnet train`)
+  openmpi-bin          # mpirun
+  iproute2             # ip netns: the two-host MPI test joins two network namespaces
   dataset-fashion-mnist  # the real dataset of the README's main job
 )
 

@@ -69,7 +69,16 @@ public protocol Plan: AnyObject {
 
     /// One forward and backward pass in training mode at optimizer step `step` (from 0; it keys
     /// dropout masks): sets the gradients to those of the mean softmax cross-entropy loss.
-    func computeGradients(input: Tensor, labels: [Int], step: Int) throws -> StepOutput
+    ///
+    /// Data-parallel training gives two more things. `firstRow` is the global position of the
+    /// batch's first row when the batch is one process's slice of a larger one (dropout masks
+    /// follow the rows). `gradientsReady`, called on the calling thread during backward, says
+    /// that the gradients from a flat offset to the end of the buffer are final: backward runs
+    /// from the last layer, whose parameters are last in the buffer, so a reducer can send the
+    /// fully connected layers' gradients while the convolutions' are being computed. The last
+    /// call says 0 (all of them).
+    func computeGradients(input: Tensor, labels: [Int], step: Int, firstRow: Int,
+                          gradientsReady: ((Int) -> Void)?) throws -> StepOutput
 
     /// Applies `optimizer` at `learningRate` to the parameters using the gradients, as step
     /// `step` (from 0, the same count `computeGradients` took).
@@ -77,6 +86,11 @@ public protocol Plan: AnyObject {
 }
 
 extension Plan {
+    /// A training pass over a whole batch (see the requirement).
+    public func computeGradients(input: Tensor, labels: [Int], step: Int) throws -> StepOutput {
+        try computeGradients(input: input, labels: labels, step: step, firstRow: 0, gradientsReady: nil)
+    }
+
     /// `computeGradients` then `update`: training step `step` (from 0). Returns the loss.
     @discardableResult
     public func trainingStep(input: Tensor, labels: [Int], step: Int, optimizer: Optimizer, learningRate: Float) throws -> Float {

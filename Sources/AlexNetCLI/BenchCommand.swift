@@ -1,5 +1,6 @@
 import AlexNet
 import ArgumentParser
+import AlexNetDistributed
 import Dispatch
 
 /// `alexnet bench`: images per second of training or inference on synthetic input.
@@ -18,6 +19,9 @@ struct BenchCommand: ParsableCommand {
               alexnet bench --model paper-1gpu --batch 128 --mode train
               alexnet bench --model torchvision --mode latency
               alexnet bench --model d2l-fashion --batch 128 --per-layer --json
+
+            Under mpirun (--mode train), --batch is the global batch shared among the             processes and images/s counts all of them; the report adds the all-reduce time per             step, how much of it ran hidden behind backward, and the bytes each process sent:
+              mpirun -np 2 alexnet bench --model paper-1gpu --batch 128 --threads 1
             """)
 
     enum Mode: String, ExpressibleByArgument, CaseIterable, Codable {
@@ -33,6 +37,7 @@ struct BenchCommand: ParsableCommand {
     var mode: Mode = .train
 
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var cluster: DistributedOptions
 
     @Option(parsing: .unconditional, help: "Timed steps.")
     var steps = 10
@@ -57,22 +62,46 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        guard !cluster.isRequested || mode == .train else {
+            throw CLIError("under mpirun, bench measures data-parallel training: use --mode train (inference needs no all-reduce)")
+        }
+        try cluster.withProcessGroup { try measure(group: $0) }
+    }
+
+    private func measure(group: MPIReducer?) throws {
         let network = try model.network().resolved()
         let batchSize = batch ?? [.train: 128, .infer: 64, .latency: 1][mode]!
-        let threadCount = compute.threads ?? CPUBackend.coreCount
-        let peak = MachineProbe.sgemmPeak(threads: threadCount)
+        let reducer: any GradientReducer = group ?? LocalReducer()
+        let processes = reducer.worldSize
+        guard batchSize % processes == 0 else {
+            throw CLIError("--batch \(batchSize) does not divide among \(processes) processes")
+        }
+        let localBatch = batchSize / processes
+        let threadCount = compute.threadsPerProcess ?? CPUBackend.coreCount
+        // Every process measures its own share of the machine; the job's peak is their sum.
+        let peak = MachineProbe.sgemmPeak(threads: threadCount) * Double(processes)
         let classes = network.outputShape.elementCount
-        let labels = (0..<batchSize).map { $0 % classes }
+        let labels = (0..<localBatch).map { $0 % classes }
         let optimizer = Optimizer.paper
         let backend = try compute.make(winograd: !noWinograd)
-        let plan = try backend.makePlan(for: network, batchSize: batchSize, mode: mode == .train ? .training : .inference, seed: 1)
-        let input = Tensor(randomUniform: [batchSize] + network.inputShape.dimensions, low: 0, high: 1, seed: 1)
+        let plan = try backend.makePlan(for: network, batchSize: localBatch, mode: mode == .train ? .training : .inference, seed: 1)
+        let input = Tensor(randomUniform: [localBatch] + network.inputShape.dimensions, low: 0, high: 1, seed: UInt64(1 + reducer.rank))
+        let gradients = plan.gradients
+        // A training step as the trainer takes it: backward hands finished gradients to the
+        // reducer (all-reduced on its thread meanwhile under MPI), then the update.
         let step: (Int) throws -> Void = mode == .train
-            ? { try plan.trainingStep(input: input, labels: labels, step: $0, optimizer: optimizer, learningRate: 1e-4) }
+            ? { index in
+                _ = try plan.computeGradients(
+                    input: input, labels: labels, step: index, firstRow: reducer.rank * localBatch,
+                    gradientsReady: reducer.overlapsBackward ? { reducer.gradientsReady(from: $0, in: gradients) } : nil)
+                try plan.withHostGradients { try reducer.reduce(gradients: $0) }
+                try plan.update(with: optimizer, learningRate: 1e-4, step: index)
+            }
             : { _ in _ = try plan.infer(input) }
         let profiled = plan as? any ProfilingPlan
 
         for index in 0..<warmup { try step(index) }
+        group?.resetStatistics()
         profiled?.resetTimings()
         profiled?.isProfiling = perLayer
         var seconds: [Double] = []
@@ -102,8 +131,22 @@ struct BenchCommand: ParsableCommand {
             imagesPerSecond: Double(batchSize) / median, millisecondsMedian: 1000 * median,
             millisecondsMin: 1000 * seconds.first!, millisecondsMax: 1000 * seconds.last!, gflops: gflops,
             sgemmPeakGflops: peak, peakFraction: gflops / peak,
-            peakResidentBytes: MachineProbe.peakResidentBytes() ?? 0, layers: layers)
-        print(json ? try AlexNetCLI.json(result) : result.text)
+            peakResidentBytes: MachineProbe.peakResidentBytes() ?? 0, layers: layers,
+            communication: group.flatMap { group in
+                let statistics = group.statistics
+                guard group.worldSize > 1, statistics.steps > 0 else { return nil }
+                let steps = Double(statistics.steps)
+                // A ring all-reduce sends 2 (N - 1) / N of the buffer from each process.
+                let sent = 2 * Double(group.worldSize - 1) / Double(group.worldSize) * Double(statistics.bytes) / steps
+                return BenchResult.Communication(
+                    processes: group.worldSize, bucketMiB: Double(group.bucketFloats * 4) / 1_048_576,
+                    bucketsPerStep: Double(statistics.buckets) / steps,
+                    allReduceMillisecondsPerStep: 1000 * statistics.allReduceSeconds / steps,
+                    exposedMillisecondsPerStep: 1000 * statistics.exposedSeconds / steps,
+                    hiddenFraction: statistics.hiddenFraction, gradientBytes: statistics.bytes / statistics.steps,
+                    bytesSentPerStep: Int(sent))
+            })
+        if reducer.rank == 0 { print(json ? try AlexNetCLI.json(result) : result.text) }
     }
 }
 
@@ -134,6 +177,20 @@ struct BenchResult: Codable {
     var peakFraction: Double
     var peakResidentBytes: Int
     var layers: [Layer]
+    /// Data-parallel training under MPI: what the all-reduces cost (nil alone).
+    var communication: Communication?
+
+    struct Communication: Codable {
+        var processes: Int
+        var bucketMiB: Double
+        var bucketsPerStep: Double
+        var allReduceMillisecondsPerStep: Double
+        /// The part of it the step waited for after backward.
+        var exposedMillisecondsPerStep: Double
+        var hiddenFraction: Double
+        var gradientBytes: Int
+        var bytesSentPerStep: Int
+    }
 
     var text: String {
         var lines = [
@@ -143,6 +200,15 @@ struct BenchResult: Codable {
             "GFLOP/s       \(fixed(gflops, 1)) (\(fixed(100 * peakFraction, 0))% of the sgemm peak measured now: \(fixed(sgemmPeakGflops, 1)))",
             "peak memory   \(fixed(Double(peakResidentBytes) / 1_073_741_824, 2)) GiB resident",
         ]
+        if let c = communication {
+            lines[0] = "\(model), \(mode), global batch \(batch) = \(c.processes) processes x \(batch / c.processes), \(backend) backend, "
+                + "\(threads) thread\(threads == 1 ? "" : "s") each, \(steps) timed steps"
+            lines.append("all-reduce    \(fixed(c.allReduceMillisecondsPerStep, 1)) ms per step in \(fixed(c.bucketsPerStep, 1)) buckets of "
+                + "\(fixed(c.bucketMiB, 0)) MiB; \(fixed(100 * c.hiddenFraction, 0))% hidden behind backward "
+                + "(\(fixed(c.exposedMillisecondsPerStep, 1)) ms exposed)")
+            lines.append("sent          \(fixed(Double(c.bytesSentPerStep) / 1_048_576, 1)) MiB per process per step "
+                + "(ring all-reduce of \(fixed(Double(c.gradientBytes) / 1_048_576, 1)) MiB of gradients)")
+        }
         if !layers.isEmpty {
             lines.append("")
             let header = ["layer", "forward ms", "GFLOP/s", "backward ms", "GFLOP/s", "implementation"]

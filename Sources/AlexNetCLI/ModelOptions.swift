@@ -37,7 +37,7 @@ struct ComputeOptions: ParsableArguments {
         "Where to compute: \(Backends.all.map { "\($0.name) (\($0.summary))" }.joined(separator: ", ")).", valueName: "name"))
     var backend = "cpu"
 
-    @Option(parsing: .unconditional, help: "Threads for the backend (default: every core).")
+    @Option(parsing: .unconditional, help: "Threads for the backend (default: every core; under mpirun, the cores shared among the host's processes).")
     var threads: Int?
 
     @Option(help: ArgumentHelp("Numeric precision: \(Precision.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "name"))
@@ -54,7 +54,7 @@ struct ComputeOptions: ParsableArguments {
     }
 
     func options(winograd: Bool = true) -> BackendOptions {
-        BackendOptions(threads: threads, precision: Precision(rawValue: precision) ?? .float32, winograd: winograd)
+        BackendOptions(threads: threadsPerProcess, precision: Precision(rawValue: precision) ?? .float32, winograd: winograd)
     }
 
     func make(winograd: Bool = true) throws -> any Backend { try Backends.make(backend, options: options(winograd: winograd)) }

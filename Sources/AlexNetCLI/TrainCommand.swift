@@ -25,6 +25,8 @@ struct TrainCommand: ParsableCommand {
             `--resume` continues from there exactly (same batches, same dropout masks), with \
             the run's own recipe: only --epochs and --checkpoint-every may change it (and where to compute: \
             --backend, --threads, --workers).
+
+            On several processes or machines, launch the same command with mpirun:             `mpirun -np 2 alexnet train ...`. --batch stays the batch of one step over all             processes; each takes an equal slice (the examples, augmentations and dropout masks             one process would give those rows), so the run equals a one-process run up to float             rounding, and --resume may continue it with another number of processes.
             """)
 
     @Option(help: ArgumentHelp("Training recipe: \(TrainingPresets.names.joined(separator: ", ")).", valueName: "name"))
@@ -47,6 +49,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Steps of linear learning-rate warm-up.") var warmup: Int?
     @Option(parsing: .unconditional, help: "Seed of initialization, shuffling, augmentation and dropout.") var seed: UInt64?
     @OptionGroup var compute: ComputeOptions
+    @OptionGroup var cluster: DistributedOptions
     @Option(parsing: .unconditional, help: "Loader threads preparing batches.") var workers = 2
     @Flag(name: .customLong("skip-bad-images"), help: "Skip images that cannot be read or decoded (counted, and listed in <out>/skipped-images.txt) instead of stopping.")
     var skipBadImages = false
@@ -189,9 +192,18 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let directory = out ?? "runs/\(preset)"
         if printConfig && resume { throw CLIError("--print-config shows a new run's recipe; a resumed run keeps its checkpoint's") }
+        if printConfig { return try train(group: nil) }
+        try cluster.withProcessGroup { try train(group: $0) }
+    }
+
+    /// The run, in this process's place in `group` (nil: alone). Only rank 0 speaks.
+    private func train(group: (any GradientReducer)?) throws {
+        let directory = out ?? "runs/\(preset)"
+        let speaks = (group?.rank ?? 0) == 0
+        func print(_ text: String) { if speaks { Swift.print(text) } }
         var setup = TrainingSetup()
+        if let group { setup.reducer = group }
         setup.backend = compute.backend
         setup.backendOptions = compute.options()
         setup.workers = workers
@@ -232,7 +244,7 @@ struct TrainCommand: ParsableCommand {
         let display = ProgressDisplay()
         display.batchSize = configuration.batchSize
         display.classCount = session.run.classNames.count
-        trainer.observer = display
+        if speaks { trainer.observer = display }
         Interrupts.install()
         trainer.shouldStop = { Interrupts.isRequested }
 
@@ -241,22 +253,22 @@ struct TrainCommand: ParsableCommand {
             \(resume ? "Resuming" : "Training") \(session.network.network.name) (\(session.network.parameterCount.formatted()) parameters) on \(configuration.data): \(examples)
             recipe \(configuration.preset): \(configuration.epochs) epoch\(configuration.epochs == 1 ? "" : "s"), batch \(configuration.batchSize), \(configuration.optimizer.summary), \
             lr \(configuration.schedule.baseLearningRate) (\(configuration.schedule.kind.rawValue)), seed \(configuration.seed)
-            backend \(session.backend); writing to \(directory)/
+            backend \(session.backend)\(processes(group, batch: configuration.batchSize)); writing to \(directory)/
             """)
         flushStandardOutput()
         let outcome: TrainingOutcome
         do {
             outcome = try session.train()
         } catch {
-            display.clearBar()
-            try reportSkipped(session.skippedImages, directory: directory)
+            if speaks { display.clearBar() }
+            try reportSkipped(session.skippedImages, directory: directory, writes: speaks)
             TrainingSession.removeIfEmpty(session.createdDirectories)
             throw error
         }
-        try reportSkipped(session.skippedImages, directory: directory)
+        try reportSkipped(session.skippedImages, directory: directory, writes: speaks)
         switch outcome {
         case let .interrupted(step):
-            display.clearBar()
+            if speaks { display.clearBar() }
             print("Interrupted after step \(step): \(directory)/last.safetensors holds the run; continue it with --resume.")
             throw ExitCode(130)
         case .completed:
@@ -274,9 +286,16 @@ struct TrainCommand: ParsableCommand {
 /// Flushes `print`'s buffer (before other threads or stderr write).
 func flushStandardOutput() { fflush(nil) }
 
-/// Says how many images the loaders skipped, and lists them in `directory/skipped-images.txt`.
-func reportSkipped(_ lines: [String], directory: String) throws {
-    guard !lines.isEmpty else { return }
+/// ", 2 processes x 64 images" for a data-parallel run, "" alone.
+func processes(_ group: (any GradientReducer)?, batch: Int) -> String {
+    guard let group, group.worldSize > 1 else { return "" }
+    return " per process, \(group.worldSize) processes (MPI) x \(batch / group.worldSize) images a step"
+}
+
+/// Says how many images the loaders skipped, and lists them in `directory/skipped-images.txt`
+/// (when this process `writes`).
+func reportSkipped(_ lines: [String], directory: String, writes: Bool = true) throws {
+    guard !lines.isEmpty, writes else { return }
     let path = "\(directory)/skipped-images.txt"
     try AtomicFile.write(lines.joined(separator: "\n") + "\n", to: path)
     print("Skipped \(lines.count) unreadable image\(lines.count == 1 ? "" : "s") (--skip-bad-images), listed in \(path); the first: \(lines[0])")

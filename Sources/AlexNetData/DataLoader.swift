@@ -17,6 +17,21 @@ public struct Batch: Sendable {
     public var labels: [Int]
 }
 
+/// One process's share of data-parallel batches: `rank` of `count` processes.
+public struct Shard: Sendable, Equatable {
+    public var rank: Int
+    public var count: Int
+
+    public init(rank: Int, count: Int) {
+        precondition(count > 0 && (0..<count).contains(rank), "Shard: rank \(rank) of \(count)")
+        self.rank = rank
+        self.count = count
+    }
+
+    /// One process takes every batch whole.
+    public static let whole = Shard(rank: 0, count: 1)
+}
+
 /// Turns a source into batches of network inputs: shuffled by seed and epoch, preprocessed on
 /// worker threads ahead of the consumer, in a bounded queue.
 ///
@@ -40,6 +55,11 @@ public final class DataLoader: Sendable {
     /// in training the next readable example of the epoch's order takes the bad one's place,
     /// so batches stay full and deterministic; in evaluation the batch is one row shorter.
     public let skipBadImages: Bool
+    /// In data-parallel training, which slice of every global batch this process takes:
+    /// batch k of an epoch is the examples at positions k x globalBatchSize ..< (k + 1) x
+    /// globalBatchSize of the epoch's order, and rank r takes the `batchSize` of them starting
+    /// at r x batchSize. Every example keeps the augmentation it has in one process.
+    public let shard: Shard
     private let skipped = SkipLog()
     private let pool = BatchPool()
 
@@ -49,17 +69,23 @@ public final class DataLoader: Sendable {
     /// Training drops the epoch's last short batch (every example still gets used, since each
     /// epoch has its own order); evaluation keeps it.
     public var batchesPerEpoch: Int {
-        training ? source.count / batchSize : (source.count + batchSize - 1) / batchSize
+        training ? source.count / globalBatchSize : (source.count + globalBatchSize - 1) / globalBatchSize
     }
+
+    /// The examples of one step over all processes.
+    public var globalBatchSize: Int { batchSize * shard.count }
+
+    /// The position within the global batch of this process's first row.
+    public var firstRow: Int { shard.rank * batchSize }
 
     public init(source: any ImageSource, preprocessing: Preprocessing, shape: Shape, batchSize: Int,
                 training: Bool, seed: UInt64 = 0, workers: Int = 2, prefetch: Int = 4,
-                skipBadImages: Bool = false) throws(DataError) {
+                skipBadImages: Bool = false, shard: Shard = .whole) throws(DataError) {
         try preprocessing.validate()
         guard batchSize > 0 else { throw DataError(source.name, "batch size must be positive") }
         guard source.count > 0 else { throw DataError(source.name, "has no examples") }
-        guard !training || source.count >= batchSize else {
-            throw DataError(source.name, "has \(source.count) examples, fewer than one batch of \(batchSize)")
+        guard !training || source.count >= batchSize * shard.count else {
+            throw DataError(source.name, "has \(source.count) examples, fewer than one batch of \(batchSize * shard.count)")
         }
         self.source = source
         self.preprocessing = preprocessing
@@ -70,6 +96,7 @@ public final class DataLoader: Sendable {
         self.workers = max(1, workers)
         self.prefetch = max(1, prefetch)
         self.skipBadImages = skipBadImages
+        self.shard = shard
     }
 
     /// Decodes one example; nil (and logged) when it is bad and bad images are skipped.
@@ -95,9 +122,10 @@ public final class DataLoader: Sendable {
     /// Prepares batch `index` of `epoch` on the calling thread.
     public func batch(epoch: Int, index: Int, order: [Int]? = nil) throws(DataError) -> Batch {
         let order = order ?? self.order(epoch: epoch)
-        let start = index * batchSize
-        let available = min(batchSize, order.count - start)
-        precondition(index >= 0 && available > 0, "DataLoader: batch \(index) is past the end of the epoch")
+        precondition(index >= 0 && index * globalBatchSize < order.count, "DataLoader: batch \(index) is past the end of the epoch")
+        // A process's slice of the epoch's last, short batch may be short or empty.
+        let start = index * globalBatchSize + firstRow
+        let available = max(0, min(batchSize, order.count - start))
         let random = Philox(seed: seed, stream: RandomStream.augmentation(step: UInt64(epoch)))
         let size = shape.elementCount
         var scalars = pool.take() ?? Self.uninitializedBatch(batchSize * size)

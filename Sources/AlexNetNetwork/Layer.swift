@@ -137,12 +137,17 @@ public struct PassContext: Sendable, Equatable {
     public var step: UInt64
     /// The layer's position in the network, so that two dropout layers draw different masks.
     public var layerIndex: Int
+    /// The global position of the batch's first row: in data-parallel training each process
+    /// holds a slice of the global batch, and its rows draw the dropout masks that the same
+    /// rows of a single process's batch would (0 for a whole batch).
+    public var firstRow: Int
 
-    public init(isTraining: Bool, seed: UInt64 = 0, step: UInt64 = 0, layerIndex: Int = 0) {
+    public init(isTraining: Bool, seed: UInt64 = 0, step: UInt64 = 0, layerIndex: Int = 0, firstRow: Int = 0) {
         self.isTraining = isTraining
         self.seed = seed
         self.step = step
         self.layerIndex = layerIndex
+        self.firstRow = firstRow
     }
 
     public static let inference = PassContext(isTraining: false)

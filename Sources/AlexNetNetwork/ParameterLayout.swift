@@ -42,4 +42,11 @@ public struct ParameterLayout: Sendable, Equatable {
     }
 
     public func slot(named name: String) -> ParameterSlot? { slots.first { $0.name == name } }
+
+    /// Where the trainable tensors of layers `layer` and later begin in the flat buffer (its
+    /// end when they have none): layers are laid out in order, so once backward has passed
+    /// layer `layer`, every gradient from here on is final.
+    public func trainableStart(fromLayer layer: Int) -> Int {
+        slots.first { $0.isTrainable && $0.layerIndex >= layer }?.offset ?? trainableCount
+    }
 }

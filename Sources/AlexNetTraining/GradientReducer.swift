@@ -5,14 +5,24 @@ import AlexNetCore
 /// one process (`LocalReducer`) both leave their values as they are; a data-parallel reducer
 /// (MPI, NCCL) averages the gradients over every process's share of the global batch, so that
 /// each takes the same update. The trainer does not know which it has.
-public protocol GradientReducer: AnyObject {
+///
+/// Every process must make the same calls in the same order (they are collective operations).
+public protocol GradientReducer: AnyObject, Sendable {
     /// The processes taking part, and this one's place among them (0 writes the files).
     var rank: Int { get }
     var worldSize: Int { get }
     /// Replaces `gradients` (this process's, in host memory) with their mean over all processes.
+    /// Parts already handed to `gradientsReady` may have been averaged while backward ran; this
+    /// call finishes the rest and returns when all of it is done.
     func reduce(gradients: FloatBuffer) throws
     /// Replaces `values` with their elementwise sum over all processes.
     func sum(_ values: inout [Double]) throws
+    /// Replaces `buffer` with process 0's copy (parameters at the start, so all begin equal).
+    func broadcast(_ buffer: FloatBuffer) throws
+    /// Whether `gradientsReady` is worth calling during backward (it can start sending).
+    var overlapsBackward: Bool { get }
+    /// During backward: `gradients[offset...]` are final for this step.
+    func gradientsReady(from offset: Int, in gradients: FloatBuffer)
 }
 
 /// One process: nothing to reduce.
@@ -22,6 +32,9 @@ public final class LocalReducer: GradientReducer {
     public var worldSize: Int { 1 }
     public func reduce(gradients: FloatBuffer) throws {}
     public func sum(_ values: inout [Double]) throws {}
+    public func broadcast(_ buffer: FloatBuffer) throws {}
+    public var overlapsBackward: Bool { false }
+    public func gradientsReady(from offset: Int, in gradients: FloatBuffer) {}
 }
 
 extension GradientReducer {
@@ -31,5 +44,13 @@ extension GradientReducer {
         var sums = metrics.sums
         try sum(&sums)
         return Metrics(classes: metrics.classes, sums: sums)
+    }
+
+    /// True when `flag` is true in any process (so that all stop together).
+    public func any(_ flag: Bool) throws -> Bool {
+        guard worldSize > 1 else { return flag }
+        var values = [flag ? 1.0 : 0]
+        try sum(&values)
+        return values[0] > 0
     }
 }

@@ -92,7 +92,10 @@ public final class Trainer {
     /// before anything is updated.
     public func step(_ batch: Batch) throws -> StepResult {
         let rate = run.learningRate
-        let output = try plan.computeGradients(input: batch.input, labels: batch.labels, step: run.step)
+        let gradients = plan.gradients
+        let output = try plan.computeGradients(
+            input: batch.input, labels: batch.labels, step: run.step, firstRow: training.firstRow,
+            gradientsReady: reducer.overlapsBackward ? { [reducer] in reducer.gradientsReady(from: $0, in: gradients) } : nil)
         var local = Metrics(classes: run.classNames.count)
         output.logits.scalars.withUnsafeBufferPointer { scores in
             local.add(probabilities: scores, labels: batch.labels[...], rows: batch.count,
@@ -110,9 +113,19 @@ public final class Trainer {
         return StepResult(loss: output.loss, metrics: metrics, logits: output.logits, learningRate: rate)
     }
 
+    /// Makes every process's parameters and state process 0's (a no-op alone).
+    public func synchronizeParameters() throws {
+        guard reducer.worldSize > 1 else { return }
+        plan.copyToHost()
+        try reducer.broadcast(plan.parameters)
+        try reducer.broadcast(plan.state)
+        plan.copyFromHost()
+    }
+
     /// Trains from the run's position to its last epoch.
     public func train() throws -> TrainingOutcome {
         let clock = Stopwatch(prior: run.elapsedSeconds)
+        try synchronizeParameters()
         while run.epoch < run.configuration.epochs {
             let (epoch, batches) = (run.epoch, training.batchesPerEpoch)
             observer?.epochStarted(epoch: epoch, epochs: run.configuration.epochs, batches: batches, firstBatch: run.batch)
@@ -134,7 +147,7 @@ public final class Trainer {
                     loss: run.partial.lossSum / Double(run.partial.examples),
                     accuracy: Double(run.partial.correct) / Double(run.partial.examples),
                     imagesPerSecond: Double(run.partial.examples) / max(run.partial.seconds, 1e-9), learningRate: result.learningRate)
-                if shouldStop() {
+                if try reducer.any(shouldStop()) {
                     stream.stop()
                     run.elapsedSeconds = clock.seconds
                     try saveLast()
@@ -194,11 +207,12 @@ public final class Trainer {
         if writesFiles, let path = lastCheckpointPath { try Checkpoint.write(plan: plan, run: run, to: path) }
     }
 
-    /// Loss, top-1, top-5 and the confusion matrix of the plan in evaluation mode over `loader`.
+    /// Loss, top-1, top-5 and the confusion matrix of the plan in evaluation mode over `loader`
+    /// (over every process's share of it).
     public func evaluate(_ loader: DataLoader) throws -> Metrics {
-        try Evaluation.run(plan: plan, loader: loader, classes: run.classNames.count) { [observer] batch, batches in
+        try reducer.merged(Evaluation.run(plan: plan, loader: loader, classes: run.classNames.count) { [observer] batch, batches in
             observer?.validationProgress(batch: batch, batches: batches)
-        }
+        })
     }
 }
 

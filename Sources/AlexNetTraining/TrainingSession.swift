@@ -21,8 +21,11 @@ public struct TrainingSetup: Sendable {
     public var outputDirectory: String?
     /// Start a new run in a folder that holds another run's checkpoints, deleting them.
     public var overwrite = false
-    /// Whether this process writes files (in a cluster, rank 0 only).
+    /// Whether this process writes files (in a cluster, rank 0 only: the others never do).
     public var writesFiles = true
+    /// The processes training together (data parallel) and how their gradients are averaged:
+    /// each takes batch / worldSize examples of every global batch.
+    public var reducer: any GradientReducer = LocalReducer()
     /// The recipe's crop was asked for: refuse one of another size than the network's input
     /// instead of scaling it (and its resize) to fit.
     public var exactCrop = false
@@ -76,7 +79,7 @@ public final class TrainingSession {
         }
         createdDirectories = created
         // Only now that the new run is ready does the old one go.
-        if setup.overwrite, setup.writesFiles, let directory = setup.outputDirectory {
+        if setup.overwrite, setup.writesFiles, setup.reducer.rank == 0, let directory = setup.outputDirectory {
             for name in Self.runFiles { unlink("\(directory)/\(name)") }
         }
     }
@@ -110,9 +113,18 @@ public final class TrainingSession {
                 + "crop \(input.height), or give --input")
         }
         let preprocessing = c.preprocessing.fitted(to: network.inputShape)
+        let processes = setup.reducer.worldSize
+        guard c.batchSize % processes == 0 else {
+            let lower = c.batchSize / processes * processes, upper = lower + processes
+            throw TrainingSetupError("the batch of \(c.batchSize) does not divide among \(processes) processes (each takes an equal "
+                + "slice of every batch): give --batch \(lower > 0 ? "\(lower) or " : "")\(upper), or run \(processes) processes less or more")
+        }
+        let shard = Shard(rank: setup.reducer.rank, count: processes)
+        let localBatch = c.batchSize / processes
         func loader(_ source: any ImageSource, training: Bool) throws -> DataLoader {
-            try DataLoader(source: source, preprocessing: preprocessing, shape: network.inputShape, batchSize: c.batchSize,
-                           training: training, seed: c.seed, workers: setup.workers, skipBadImages: setup.skipBadImages)
+            try DataLoader(source: source, preprocessing: preprocessing, shape: network.inputShape, batchSize: localBatch,
+                           training: training, seed: c.seed, workers: setup.workers, skipBadImages: setup.skipBadImages,
+                           shard: shard)
         }
         let trainLoader = try loader(training, training: true)
         let validationLoader = try validation.map { try loader($0, training: false) }
@@ -125,10 +137,11 @@ public final class TrainingSession {
             }
         }
         backend = try Backends.make(setup.backend, options: setup.backendOptions)
-        let plan = try backend.makePlan(for: resolved, batchSize: c.batchSize, mode: .training, seed: c.seed)
+        let plan = try backend.makePlan(for: resolved, batchSize: localBatch, mode: .training, seed: c.seed)
         trainer = Trainer(plan: plan, training: trainLoader, validation: validationLoader, run: run,
                           outputDirectory: setup.outputDirectory)
-        trainer.writesFiles = setup.writesFiles
+        trainer.writesFiles = setup.writesFiles && setup.reducer.rank == 0
+        trainer.reducer = setup.reducer
         if let checkpoint { try Checkpoint.load(checkpoint, into: plan, optimizer: c.optimizer) }
         self.network = resolved
         trainingExamples = training.count
@@ -149,7 +162,7 @@ public final class TrainingSession {
     /// another run unless overwriting (then deletes that run's files), and checks that it can
     /// be written.
     private static func prepareOutput(_ setup: TrainingSetup, fresh: Bool) throws -> [String] {
-        guard setup.writesFiles, let directory = setup.outputDirectory else { return [] }
+        guard setup.writesFiles, setup.reducer.rank == 0, let directory = setup.outputDirectory else { return [] }
         if fresh {
             let existing = ["last.safetensors", "best.safetensors"].map { (name: String) in "\(directory)/\(name)" }
                 .filter { (path: String) in access(path, F_OK) == 0 }

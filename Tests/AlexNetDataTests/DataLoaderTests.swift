@@ -53,6 +53,37 @@ struct CountingSource: ImageSource {
         #expect(resumed == Array(all[6...]))
     }
 
+    /// In data-parallel training each process's batches are its slice of the one-process
+    /// batches, row for row and pixel for pixel (augmentation follows the example).
+    @Test func shardsAreSlicesOfTheWholeBatches() throws {
+        let source = CountingSource(count: 70)
+        let augmented = Preprocessing(channels: 1, resize: 3, crop: 2, randomCrop: true, flip: true, scale: 1)
+        let whole = try DataLoader(source: source, preprocessing: augmented, shape: shape, batchSize: 12, training: true, seed: 3)
+        let shards = try (0..<3).map { rank in
+            try DataLoader(source: source, preprocessing: augmented, shape: shape, batchSize: 4, training: true, seed: 3,
+                           shard: Shard(rank: rank, count: 3))
+        }
+        #expect(shards.allSatisfy { $0.batchesPerEpoch == whole.batchesPerEpoch && $0.globalBatchSize == 12 })
+        #expect(shards.map(\.firstRow) == [0, 4, 8])
+        for epoch in 0..<2 {
+            let expected = Array(whole.batches(epoch: epoch))
+            let sliced = shards.map { Array($0.batches(epoch: epoch)) }
+            #expect(expected.count == 5)
+            for (index, batch) in expected.enumerated() {
+                #expect(sliced.flatMap { $0[index].input.scalars } == batch.input.scalars, "epoch \(epoch) batch \(index)")
+                #expect(sliced.flatMap { $0[index].labels } == batch.labels)
+            }
+        }
+        // Evaluation keeps the short last batch: 70 = 5 x 12 + 10, so the last slices hold 4, 4 and 2 rows.
+        let evaluation = try (0..<3).map { rank in
+            try loader(source, batch: 4, training: false).withShard(rank: rank, of: 3)
+        }
+        let last = evaluation.map { Array($0.batches(epoch: 0)).last!.count }
+        #expect(last == [4, 4, 2])
+        #expect(evaluation.map { Array($0.batches(epoch: 0)).map(\.count).reduce(0, +) }.reduce(0, +) == 70)
+        #expect(try evaluation.map { Array($0.batches(epoch: 0)).flatMap(examples) }.flatMap { $0 }.sorted() == Array(0..<70))
+    }
+
     @Test func workerCountDoesNotChangeTheBatches() throws {
         let one = Array(try loader(CountingSource(count: 64), workers: 1).batches(epoch: 0)).map(\.input)
         let four = Array(try loader(CountingSource(count: 64), workers: 4).batches(epoch: 0)).map(\.input)
@@ -128,5 +159,13 @@ struct CountingSource: ImageSource {
         let n = Double(data.images.pixels.count)
         let mean = sum / n, std = (squares / n - mean * mean).squareRoot()
         #expect(abs(mean - 0.2860) < 5e-4 && abs(std - 0.3530) < 5e-4, "mean \(mean) std \(std)")
+    }
+}
+
+extension DataLoader {
+    /// The same loader, as process `rank` of `count`.
+    func withShard(rank: Int, of count: Int) throws -> DataLoader {
+        try DataLoader(source: source, preprocessing: preprocessing, shape: shape, batchSize: batchSize, training: training, seed: seed,
+                       workers: workers, prefetch: prefetch, skipBadImages: skipBadImages, shard: Shard(rank: rank, count: count))
     }
 }

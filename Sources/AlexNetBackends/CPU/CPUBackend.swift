@@ -136,6 +136,7 @@ public final class CPUPlan: ProfilingPlan {
             }
             if let operation {
                 operation.multiplyAccumulates = layer.multiplyAccumulates
+                operation.firstLayer = layer.index
                 operations.append(operation)
                 current = operation.output
             }
@@ -145,7 +146,9 @@ public final class CPUPlan: ProfilingPlan {
         let plainCurrent = try MemoryDescriptor.plain(current.shape)
         let isPlainFlat = current.shape.count == 2 && current.descriptor == plainCurrent
         if !isPlainFlat {
-            operations.append(try ReorderOperation(name: "output", outputShape: flat, input: current, builder: builder))
+            let reorder = try ReorderOperation(name: "output", outputShape: flat, input: current, builder: builder)
+            reorder.firstLayer = layers.count
+            operations.append(reorder)
         }
         return operations
     }
@@ -153,17 +156,31 @@ public final class CPUPlan: ProfilingPlan {
     // MARK: Passes
 
     /// Runs every operation forward on the loaded input.
-    private func forward(isTraining: Bool, step: Int) {
+    private func forward(isTraining: Bool, step: Int, firstRow: Int = 0) {
         // libgomp keeps the thread count per calling thread: set it on whichever thread runs us.
         DNNLThreads.set(threads)
-        let context = StepContext(isTraining: isTraining, step: UInt64(step), seed: seed)
+        let context = StepContext(isTraining: isTraining, step: UInt64(step), seed: seed, firstRow: firstRow)
         for operation in operations { timed(&operation.forwardSeconds) { operation.forward(context) } }
     }
 
-    private func backward(step: Int) {
+    /// Runs every operation backward; tells `gradientsReady` each time the gradients from some
+    /// offset to the end of the buffer are final (after waiting for the engine), 0 last.
+    private func backward(step: Int, firstRow: Int, gradientsReady: ((Int) -> Void)?) {
         DNNLThreads.set(threads)
-        let context = StepContext(isTraining: true, step: UInt64(step), seed: seed)
-        for operation in operations.reversed() { timed(&operation.backwardSeconds) { operation.backward(context) } }
+        let context = StepContext(isTraining: true, step: UInt64(step), seed: seed, firstRow: firstRow)
+        var ready = network.layout.trainableCount
+        for operation in operations.reversed() {
+            timed(&operation.backwardSeconds) { operation.backward(context) }
+            guard let gradientsReady else { continue }
+            let start = network.layout.trainableStart(fromLayer: operation.firstLayer)
+            if start < ready, start > 0 {
+                engine.wait()
+                ready = start
+                gradientsReady(start)
+            }
+        }
+        engine.wait()
+        gradientsReady?(0)
     }
 
     /// Runs `body`, adding its duration to `seconds` when profiling.
@@ -192,18 +209,19 @@ public final class CPUPlan: ProfilingPlan {
         return logitsTensor()
     }
 
-    public func computeGradients(input tensor: Tensor, labels: [Int], step: Int) throws -> StepOutput {
+    public func computeGradients(input tensor: Tensor, labels: [Int], step: Int, firstRow: Int,
+                                 gradientsReady: ((Int) -> Void)?) throws -> StepOutput {
         guard isTraining else { throw PlanError.wrongMode("compute gradients", mode) }
         try check(input: tensor, labels: labels)
         _ = input.floats.update(fromContentsOf: tensor.scalars)
-        forward(isTraining: true, step: step)
+        forward(isTraining: true, step: step, firstRow: firstRow)
         engine.wait()
         // dL/dlogits goes where the last operation's backward reads its output gradient.
         let dz = sharedBuffers[1 + operations.count % 2].pointer.assumingMemoryBound(to: Float.self)
         let loss = SoftmaxCrossEntropy.lossAndGradient(logits: UnsafeBufferPointer(logits.floats), labels: labels,
                                                        classes: network.outputShape.elementCount, gradient: dz)
         let output = StepOutput(loss: loss, logits: logitsTensor())
-        backward(step: step)
+        backward(step: step, firstRow: firstRow, gradientsReady: gradientsReady)
         return output
     }
 

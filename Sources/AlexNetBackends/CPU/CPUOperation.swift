@@ -45,6 +45,8 @@ struct StepContext {
     var isTraining: Bool
     var step: UInt64
     var seed: UInt64
+    /// The global position of the batch's first row (see `PassContext.firstRow`).
+    var firstRow = 0
 }
 
 /// One or more network layers lowered onto library primitives.
@@ -59,6 +61,9 @@ class CPUOperation {
     var backwardSeconds = 0.0
     /// Multiply-accumulates per example of the layers this operation runs (for GFLOP/s).
     var multiplyAccumulates = 0
+    /// The index of the first network layer this operation runs (after the last layer for the
+    /// final reorder): its backward finishes the gradients of that layer and later ones.
+    var firstLayer = 0
 
     init(name: String, input: Activation, output: Activation) {
         self.name = name

@@ -144,7 +144,9 @@ final class DropoutOperation: CPUOperation {
             return
         }
         let m = mask.floats(count)
-        dropout.fillMask(m, context: PassContext(isTraining: true, seed: context.seed, step: context.step, layerIndex: layerIndex))
+        dropout.fillMask(m, rowLength: count / builder.batchSize,
+                         context: PassContext(isTraining: true, seed: context.seed, step: context.step, layerIndex: layerIndex,
+                                              firstRow: context.firstRow))
         for i in 0..<count { y[i] = x[i] * m[i] }
     }
 

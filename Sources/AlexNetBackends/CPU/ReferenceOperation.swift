@@ -53,7 +53,7 @@ final class ReferenceOperation: CPUOperation {
     }
 
     private func context(_ step: StepContext) -> PassContext {
-        PassContext(isTraining: step.isTraining, seed: step.seed, step: step.step, layerIndex: layer.index)
+        PassContext(isTraining: step.isTraining, seed: step.seed, step: step.step, layerIndex: layer.index, firstRow: step.firstRow)
     }
 
     override func forward(_ step: StepContext) {

@@ -45,12 +45,12 @@ public final class ReferencePlan: Plan {
     }
 
     /// Input and every layer's output; `activations[i]` is layer i's input.
-    public func forward(_ input: Tensor, isTraining: Bool, step: UInt64) -> [Tensor] {
+    public func forward(_ input: Tensor, isTraining: Bool, step: UInt64, firstRow: Int = 0) -> [Tensor] {
         precondition(Array(input.shape.dropFirst()) == network.inputShape.dimensions,
                      "ReferencePlan: input \(input.shape) does not match \(network.inputShape)")
         var activations = [input]
         for (index, layer) in network.layers.enumerated() {
-            let context = PassContext(isTraining: isTraining, seed: seed, step: step, layerIndex: index)
+            let context = PassContext(isTraining: isTraining, seed: seed, step: step, layerIndex: index, firstRow: firstRow)
             activations.append(layer.layer.forward(activations[index], parameters: layerParameters[index], context: context))
         }
         return activations
@@ -59,14 +59,22 @@ public final class ReferencePlan: Plan {
     /// Backpropagates `outputGradient` through the layers, accumulating into `gradients`;
     /// returns the gradient with respect to the input.
     @discardableResult
-    public func backward(activations: [Tensor], outputGradient: Tensor, step: UInt64) -> Tensor {
+    public func backward(activations: [Tensor], outputGradient: Tensor, step: UInt64, firstRow: Int = 0,
+                         gradientsReady: ((Int) -> Void)? = nil) -> Tensor {
         var gradient = outputGradient
+        var ready = network.layout.trainableCount
         for (index, layer) in network.layers.enumerated().reversed() {
-            let context = PassContext(isTraining: true, seed: seed, step: step, layerIndex: index)
+            let context = PassContext(isTraining: true, seed: seed, step: step, layerIndex: index, firstRow: firstRow)
             gradient = layer.layer.backward(
                 input: activations[index], output: activations[index + 1], outputGradient: gradient,
                 parameters: layerParameters[index], context: context)
+            let start = network.layout.trainableStart(fromLayer: index)
+            if let gradientsReady, start < ready, start > 0 {
+                ready = start
+                gradientsReady(start)
+            }
         }
+        gradientsReady?(0)
         return gradient
     }
 
@@ -80,14 +88,16 @@ public final class ReferencePlan: Plan {
         return forward(input, isTraining: false, step: 0).last!
     }
 
-    public func computeGradients(input: Tensor, labels: [Int], step: Int) throws -> StepOutput {
+    public func computeGradients(input: Tensor, labels: [Int], step: Int, firstRow: Int,
+                                 gradientsReady: ((Int) -> Void)?) throws -> StepOutput {
         guard mode == .training else { throw PlanError.wrongMode("compute gradients", mode) }
         try check(input: input, labels: labels)
-        let activations = forward(input, isTraining: true, step: UInt64(step))
+        let activations = forward(input, isTraining: true, step: UInt64(step), firstRow: firstRow)
         let logits = activations.last!
         let (loss, outputGradient) = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels)
         gradients.fill(with: 0)
-        backward(activations: activations, outputGradient: outputGradient, step: UInt64(step))
+        backward(activations: activations, outputGradient: outputGradient, step: UInt64(step), firstRow: firstRow,
+                 gradientsReady: gradientsReady)
         return StepOutput(loss: loss, logits: logits)
     }
 
