@@ -117,7 +117,7 @@ public final class TrainingSession {
         guard c.batchSize % processes == 0 else {
             let lower = c.batchSize / processes * processes, upper = lower + processes
             throw TrainingSetupError("the batch of \(c.batchSize) does not divide among \(processes) processes (each takes an equal "
-                + "slice of every batch): give --batch \(lower > 0 ? "\(lower) or " : "")\(upper), or run \(processes) processes less or more")
+                + "slice of every batch): give --batch \(lower > 0 ? "\(lower) or " : "")\(upper), or run a number of processes that divides \(c.batchSize)")
         }
         let shard = Shard(rank: setup.reducer.rank, count: processes)
         let localBatch = c.batchSize / processes
