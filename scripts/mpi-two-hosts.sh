@@ -49,7 +49,7 @@ ip -n "$b" link set "bnv$tag" up
 export ALEXNET_NETNS_HOSTS="$address_a=$a $address_b=$b"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # mpirun runs in the first host's namespace; rank 0 there, rank 1 through the agent.
-ip netns exec "$a" mpirun -np 2 --host "$address_a:1,$address_b:1" \
+ip netns exec "$a" mpirun -np 2 --host "$address_a:1,$address_b:1" --bind-to none \
   --mca plm_rsh_agent "$self --agent" \
   --mca btl tcp,self --mca btl_tcp_if_include "$subnet" --mca oob_tcp_if_include "$subnet" \
   -x OMPI_ALLOW_RUN_AS_ROOT -x OMPI_ALLOW_RUN_AS_ROOT_CONFIRM \

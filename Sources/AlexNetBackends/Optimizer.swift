@@ -1,4 +1,6 @@
 import AlexNetCore
+import AlexNetNetwork
+import Dispatch
 
 #if canImport(Glibc)
 import Glibc
@@ -24,12 +26,22 @@ import Glibc
 ///
 ///   (epsilon is added to sqrt(v) after the bias correction is folded into the step size, so it
 ///   matches Keras's "epsilon hat", not PyTorch's epsilon.)
+/// - `lars`, layer-wise adaptive rate scaling (You, Gitman and Ginsburg 2017, arXiv 1708.03888,
+///   Algorithm 1), for large batches: every parameter tensor (each layer's weight and bias) gets
+///   its own local rate from a trust ratio, with eta the trust coefficient and beta the weight
+///   decay:
+///
+///       lambda <- eta * ||w|| / (||g|| + beta * ||w||)     (1 when ||w|| or ||g|| is 0)
+///       v <- momentum * v + eps * lambda * (g + beta * w)
+///       w <- w - v
 public struct Optimizer: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
         /// The paper's SGD with momentum and weight decay (plain SGD when both are 0).
         case sgd
         /// Adam with Keras's defaults.
         case adam
+        /// LARS: SGD with momentum whose rate each tensor scales by its trust ratio.
+        case lars
     }
 
     public var kind: Kind
@@ -38,12 +50,24 @@ public struct Optimizer: Codable, Sendable, Equatable {
     public var beta1: Float = 0.9
     public var beta2: Float = 0.999
     public var epsilon: Float = 1e-7
+    /// LARS's trust coefficient eta (nil: 0.001, the paper's).
+    public var trustCoefficient: Float?
 
     public init(kind: Kind, momentum: Float = 0, weightDecay: Float = 0) {
         self.kind = kind
         self.momentum = momentum
         self.weightDecay = weightDecay
     }
+
+    /// LARS with momentum 0.9, weight decay 5e-4 and trust coefficient 0.001 by default.
+    public static func lars(momentum: Float = 0.9, weightDecay: Float = 0.0005, trustCoefficient: Float = 0.001) -> Optimizer {
+        var optimizer = Optimizer(kind: .lars, momentum: momentum, weightDecay: weightDecay)
+        optimizer.trustCoefficient = trustCoefficient
+        return optimizer
+    }
+
+    /// Whether the rule needs whole tensors (norms), not just elements.
+    public var isLayerwise: Bool { kind == .lars }
 
     /// SGD with momentum and weight decay (plain SGD with the defaults).
     public static func sgd(momentum: Float = 0, weightDecay: Float = 0) -> Optimizer {
@@ -59,7 +83,7 @@ public struct Optimizer: Codable, Sendable, Equatable {
     /// Names of the per-parameter state buffers (checkpoints store them under these names).
     public var stateNames: [String] {
         switch kind {
-        case .sgd: ["velocity"]
+        case .sgd, .lars: ["velocity"]
         case .adam: ["m", "v"]
         }
     }
@@ -69,12 +93,52 @@ public struct Optimizer: Codable, Sendable, Equatable {
         case .sgd where momentum == 0 && weightDecay == 0: "plain SGD"
         case .sgd: "SGD momentum \(momentum) weight decay \(weightDecay)"
         case .adam: "Adam (beta1 \(beta1), beta2 \(beta2), epsilon \(epsilon))"
+        case .lars: "LARS (trust \(trustCoefficient ?? 0.001)) momentum \(momentum) weight decay \(weightDecay)"
+        }
+    }
+
+    /// LARS's trust ratio of one tensor (see the type's comment).
+    public func trustRatio(parameters w: UnsafeMutableBufferPointer<Float>, gradients g: UnsafeMutableBufferPointer<Float>) -> Float {
+        var (weightNorm, gradientNorm) = (0.0, 0.0)
+        for i in 0..<w.count {
+            weightNorm += Double(w[i]) * Double(w[i])
+            gradientNorm += Double(g[i]) * Double(g[i])
+        }
+        (weightNorm, gradientNorm) = (weightNorm.squareRoot(), gradientNorm.squareRoot())
+        guard weightNorm > 0, gradientNorm > 0 else { return 1 }
+        return Float(Double(trustCoefficient ?? 0.001) * weightNorm / (gradientNorm + Double(weightDecay) * weightNorm))
+    }
+
+    /// The update over whole flat buffers laid out by `layout`, on the host, in `chunks`
+    /// parallel pieces: elementwise rules split the buffers evenly; LARS takes one tensor at a
+    /// time (its norms first, then the elementwise step at its own rate).
+    public func update(learningRate eps: Float, step: Int, parameters: FloatBuffer, gradients: FloatBuffer, state: [FloatBuffer],
+                       layout: ParameterLayout, chunks: Int) {
+        if isLayerwise {
+            let slots = layout.slots.filter(\.isTrainable)
+            DispatchQueue.concurrentPerform(iterations: slots.count) { index in
+                let slot = slots[index]
+                let (w, g) = (parameters.view(offset: slot.offset, count: slot.count), gradients.view(offset: slot.offset, count: slot.count))
+                apply(learningRate: eps * trustRatio(parameters: w, gradients: g), step: step, parameters: w, gradients: g,
+                      state: state.map { $0.view(offset: slot.offset, count: slot.count) })
+            }
+            return
+        }
+        let count = parameters.count
+        let chunkSize = (count + max(chunks, 1) - 1) / max(chunks, 1)
+        DispatchQueue.concurrentPerform(iterations: max(chunks, 1)) { chunk in
+            let start = chunk * chunkSize, end = min(count, start + chunkSize)
+            guard start < end else { return }
+            apply(learningRate: eps, step: step, parameters: parameters.view(offset: start, count: end - start),
+                  gradients: gradients.view(offset: start, count: end - start),
+                  state: state.map { $0.view(offset: start, count: end - start) })
         }
     }
 
     /// The update on host memory, for one chunk of the flat buffers (backends on the host split
-    /// the buffers across threads; the rule is elementwise, so chunks are independent). `state`
-    /// holds one buffer per `stateNames`, each as long as `w`; `step` counts from 0.
+    /// the buffers across threads; the rule is elementwise, so chunks are independent; for LARS,
+    /// `eps` is the tensor's own rate, the base rate times its trust ratio). `state` holds one
+    /// buffer per `stateNames`, each as long as `w`; `step` counts from 0.
     public func apply(learningRate eps: Float, step: Int, parameters w: UnsafeMutableBufferPointer<Float>,
                       gradients g: UnsafeMutableBufferPointer<Float>, state: [UnsafeMutableBufferPointer<Float>]) {
         precondition(state.count == stateNames.count && w.count == g.count && state.allSatisfy { $0.count == w.count },
@@ -96,6 +160,13 @@ public struct Optimizer: Codable, Sendable, Equatable {
                 m[i] += a1 * (g[i] - m[i])
                 v[i] += a2 * (g[i] * g[i] - v[i])
                 w[i] -= alpha * m[i] / (v[i].squareRoot() + epsilon)
+            }
+        case .lars:
+            let v = state[0]
+            let (beta, mu) = (weightDecay, momentum)
+            for i in 0..<w.count {
+                v[i] = mu * v[i] + eps * (g[i] + beta * w[i])
+                w[i] -= v[i]
             }
         }
     }

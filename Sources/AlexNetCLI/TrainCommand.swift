@@ -14,7 +14,8 @@ struct TrainCommand: ParsableCommand {
         discussion: """
             Presets carry a whole recipe: quick (the default: a small AlexNet on Fashion-MNIST, \
             7 to 18 minutes on two cores), d2l-fashion (Dive into Deep Learning 8.1), cifar10 \
-            (the Keras tutorial) and paper (the 2012 recipe; needs --data). Any option given \
+            (the Keras tutorial), paper (the 2012 recipe; needs --data) and paper-bn (AlexNet-BN \
+            with LARS and poly decay for large batches, You et al. 2017; needs --data). Any option given \
             overrides the preset. Fashion-MNIST is read from Debian's dataset-fashion-mnist \
             package; its test split is the validation set.
 
@@ -38,11 +39,12 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Epochs to train in all.") var epochs: Int?
     @Option(parsing: .unconditional, help: "Examples per step.") var batch: Int?
     @Option(parsing: .unconditional, help: "Base learning rate.") var lr: Float?
-    @Option(help: ArgumentHelp("sgd (the paper's update; plain with --momentum 0) or adam (Keras defaults).", valueName: "sgd|adam"))
+    @Option(help: ArgumentHelp("sgd (the paper's update; plain with --momentum 0), adam (Keras defaults) or lars (layer-wise trust ratios for large batches, You et al. 2017; momentum 0.9 and weight decay 5e-4 unless given).", valueName: "sgd|adam|lars"))
     var optimizer: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("LARS's trust coefficient eta.", valueName: "eta")) var trust: Float?
     @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Float?
     @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "SGD weight decay.") var weightDecay: Float?
-    @Option(help: ArgumentHelp("constant, step (x0.1 every --step-epochs) or plateau (x0.1 when validation error stops improving, 3 times at most).", valueName: "constant|step|plateau"))
+    @Option(help: ArgumentHelp("constant, step (x0.1 every --step-epochs), plateau (x0.1 when validation error stops improving, 3 times at most) or poly (to zero over the run, power 2).", valueName: "constant|step|plateau|poly"))
     var schedule: String?
     @Option(name: .customLong("step-epochs"), parsing: .unconditional, help: "Epochs between steps of the step schedule.") var stepEpochs: Int?
     @Option(parsing: .unconditional, help: "Epochs without improvement before the plateau schedule lowers the rate.") var patience: Int?
@@ -57,7 +59,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue the run in --out from its last.safetensors, with its recipe (only --epochs and --checkpoint-every may change).") var resume = false
     @Flag(help: "Start a new run in an --out folder that holds another run, deleting that run's checkpoints and history.") var overwrite = false
     @Option(name: .customLong("checkpoint-every"), parsing: .unconditional, help: "Also write last.safetensors every N steps.") var checkpointEvery: Int?
-    @Option(help: ArgumentHelp("Statistics from `alexnet data stats` for the paper's PCA lighting (sigma 0.1); the paper preset looks for <data>/alexnet-stats.json.", valueName: "file"))
+    @Option(help: ArgumentHelp("Statistics from `alexnet data stats` for the paper's PCA lighting (sigma 0.1); the paper presets look for <data>/alexnet-stats.json.", valueName: "file"))
     var stats: String?
     @Option(help: ArgumentHelp("The network's input shape, channels x height x width, e.g. 1x28x28 (default: the model's).", valueName: "CxHxW"))
     var input: String?
@@ -95,11 +97,12 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--input '\(input)' is not a shape like 1x28x28 (channels x height x width)")
         }
         if let optimizer, Optimizer.Kind(rawValue: optimizer) == nil {
-            throw ValidationError("unknown optimizer '\(optimizer)'; choose sgd or adam")
+            throw ValidationError("unknown optimizer '\(optimizer)'; choose sgd, adam or lars")
         }
         if let schedule, Schedule.Kind(rawValue: schedule) == nil {
-            throw ValidationError("unknown schedule '\(schedule)'; choose constant, step or plateau")
+            throw ValidationError("unknown schedule '\(schedule)'; choose constant, step, plateau or poly")
         }
+        if let trust, !(trust > 0) { throw ValidationError("--trust must be positive, got \(trust)") }
         if let checkpointEvery, checkpointEvery < 0 { throw ValidationError("--checkpoint-every must not be negative, got \(checkpointEvery)") }
         if let warmup, warmup < 0 { throw ValidationError("--warmup must not be negative, got \(warmup)") }
         if resume && overwrite { throw ValidationError("--resume continues the run in --out, --overwrite replaces it: give one") }
@@ -120,8 +123,12 @@ struct TrainCommand: ParsableCommand {
         if let epochs { c.epochs = epochs }
         if let batch { c.batchSize = batch }
         if let optimizer, let kind = Optimizer.Kind(rawValue: optimizer), kind != c.optimizer.kind {
-            c.optimizer = Optimizer(kind: kind)
+            c.optimizer = kind == .lars ? .lars() : Optimizer(kind: kind)
             if kind == .adam && lr == nil { c.schedule.baseLearningRate = 0.001 }
+        }
+        if let trust {
+            guard c.optimizer.kind == .lars else { throw CLIError("--trust is LARS's trust coefficient: give --optimizer lars") }
+            c.optimizer.trustCoefficient = trust
         }
         if let momentum { c.optimizer.momentum = momentum }
         if let weightDecay { c.optimizer.weightDecay = weightDecay }
@@ -144,10 +151,10 @@ struct TrainCommand: ParsableCommand {
     }
 
     /// Turns on PCA lighting from a statistics file (given, or beside the data for `paper`).
-    func addLighting(to c: inout TrainingConfiguration) throws {
+    func addLighting(to c: inout TrainingConfiguration, speaks: Bool = true) throws {
         let besideData = "\(c.data)/alexnet-stats.json"
-        guard let path = stats ?? (preset == "paper" && access(besideData, F_OK) == 0 ? besideData : nil) else {
-            if preset == "paper", !c.data.isEmpty, !printConfig {
+        guard let path = stats ?? (preset.hasPrefix("paper") && access(besideData, F_OK) == 0 ? besideData : nil) else {
+            if preset.hasPrefix("paper"), !c.data.isEmpty, !printConfig, speaks {
                 printError("note: PCA lighting is off; run `alexnet data stats --data \(c.data)` to turn it on")
             }
             return
@@ -176,6 +183,7 @@ struct TrainCommand: ParsableCommand {
         compare("--optimizer", optimizer, c.optimizer.kind.rawValue)
         compare("--momentum", momentum, c.optimizer.momentum)
         compare("--weight-decay", weightDecay, c.optimizer.weightDecay)
+        compare("--trust", trust, c.optimizer.trustCoefficient ?? 0.001)
         compare("--schedule", schedule, c.schedule.kind.rawValue)
         compare("--step-epochs", stepEpochs, c.schedule.stepEpochs)
         compare("--patience", patience, c.schedule.patience)
@@ -232,7 +240,7 @@ struct TrainCommand: ParsableCommand {
             session = try TrainingSession.resume(setup: setup, epochs: epochs, checkpointEvery: checkpointEvery)
         } else {
             var configuration = try configuration()
-            try addLighting(to: &configuration)
+            try addLighting(to: &configuration, speaks: speaks)
             if printConfig {
                 print(try json(configuration))
                 return

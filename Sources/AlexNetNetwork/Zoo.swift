@@ -4,13 +4,14 @@ import AlexNetCore
 /// (SPEC.md section 1). Every preset takes the number of classes and the input shape as
 /// options; `Zoo.network(_:classes:input:)` applies them.
 public enum Zoo {
-    public static let names = ["paper", "paper-1gpu", "torchvision", "d2l-fashion", "cifar10", "quick"]
+    public static let names = ["paper", "paper-1gpu", "paper-bn", "torchvision", "d2l-fashion", "cifar10", "quick"]
 
     /// A preset by name, or nil.
     public static func preset(_ name: String) -> Network? {
         switch name {
         case "paper": return paper(groups: 2)
         case "paper-1gpu": return paper(groups: 1)
+        case "paper-bn": return paperBN()
         case "torchvision": return torchvision()
         case "d2l-fashion": return d2lFashion()
         case "cifar10": return cifar10()
@@ -82,6 +83,22 @@ public enum Zoo {
                 NamedLayer("fc8", Linear(outputFeatures: classes)),
             ],
             initialization: .paper)
+    }
+
+    /// AlexNet-BN, the network You, Gitman and Ginsburg trained with LARS at large batches (arXiv
+    /// 1708.03888): the single-tower paper network with batch normalization after every
+    /// convolution, before its ReLU, and no LRN (62,381,096 parameters).
+    public static func paperBN(classes: Int = 1000) -> Network {
+        var network = paper(groups: 1, classes: classes)
+        network.name = "paper-bn"
+        network.description = "AlexNet-BN (You et al. 2017): batch norm after each convolution instead of LRN, for LARS"
+        var layers: [NamedLayer] = []
+        for layer in network.layers where !(layer.layer is LocalResponseNorm) {
+            layers.append(layer)
+            if layer.layer is Convolution { layers.append(NamedLayer("bn" + layer.name.dropFirst(4), BatchNorm())) }
+        }
+        network.layers = layers
+        return network
     }
 
     /// torchvision's `models.alexnet`, the "one weird trick" variant (Krizhevsky 2014):

@@ -2,7 +2,7 @@ import AlexNetData
 
 /// Training recipes by name: each carries its whole recipe (SPEC.md sections 1-3).
 public enum TrainingPresets {
-    public static let names = ["quick", "d2l-fashion", "cifar10", "paper"]
+    public static let names = ["quick", "d2l-fashion", "cifar10", "paper", "paper-bn"]
 
     /// Fashion-MNIST's mean and standard deviation of pixel values in [0, 1] over the 60,000
     /// training images (computed by `alexnet data stats`).
@@ -45,6 +45,19 @@ public enum TrainingPresets {
                 schedule: Schedule(kind: .plateau, baseLearningRate: 0.01, patience: 1, maxReductions: 3),
                 preprocessing: Preprocessing(channels: 3, resize: 256, crop: 227, randomCrop: true, flip: true,
                                              scale: 1, mean: [123.68, 116.78, 103.94]))
+        case "paper-bn":
+            // Large-batch training after You, Gitman and Ginsburg (2017): AlexNet-BN, LARS (trust
+            // 0.001, momentum 0.9, weight decay 5e-4) and polynomial decay (power 2), with the
+            // paper preset's data pipeline. Batch 512 at lr 2 is a starting point for one
+            // machine or a few; larger global batches under mpirun take a larger rate and a
+            // warm-up (--warmup), as in their tables.
+            guard var c = preset("paper") else { return nil }
+            c.preset = name
+            c.model = "paper-bn"
+            c.batchSize = 512
+            c.optimizer = .lars()
+            c.schedule = Schedule(kind: .poly, baseLearningRate: 2)
+            return c
         default:
             return nil
         }

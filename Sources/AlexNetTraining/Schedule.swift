@@ -7,11 +7,15 @@
 ///   after `patience` epochs without a lower validation error the rate is multiplied by
 ///   `factor`, at most `maxReductions` times (three in the paper).
 ///
+/// - `poly`: polynomial decay to zero over the run, base x (1 - step / total)^power, power 2
+///   (You, Gitman and Ginsburg's schedule for LARS); the run's length in steps is in its
+///   `ScheduleState`.
+///
 /// An optional linear warm-up ramps the rate from base/`warmupSteps` to base over the first
 /// `warmupSteps` steps.
 public struct Schedule: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
-        case constant, step, plateau
+        case constant, step, plateau, poly
     }
 
     public var kind: Kind
@@ -21,6 +25,8 @@ public struct Schedule: Codable, Sendable, Equatable {
     public var patience: Int = 1
     public var maxReductions: Int = 3
     public var warmupSteps: Int = 0
+    /// The poly schedule's exponent (nil: 2).
+    public var power: Float?
 
     public init(kind: Kind, baseLearningRate: Float, factor: Float = 0.1, stepEpochs: Int = 30,
                 patience: Int = 1, maxReductions: Int = 3, warmupSteps: Int = 0) {
@@ -41,6 +47,8 @@ public struct Schedule: Codable, Sendable, Equatable {
         case .constant: break
         case .step: rate *= pow(factor, Float(epoch / max(stepEpochs, 1)))
         case .plateau: rate *= pow(factor, Float(state.reductions))
+        case .poly:
+            if let total = state.totalSteps, total > 0 { rate *= pow(max(0, 1 - Float(step) / Float(total)), power ?? 2) }
         }
         if step < warmupSteps { rate *= Float(step + 1) / Float(warmupSteps) }
         return rate
@@ -53,6 +61,9 @@ public struct ScheduleState: Codable, Sendable, Equatable {
     public private(set) var reductions = 0
     public private(set) var bestError: Double?
     public private(set) var epochsWithoutImprovement = 0
+    /// The run's length in optimizer steps (epochs x steps per epoch), for the poly schedule;
+    /// set when a run starts or resumes (its epochs may have been extended).
+    public var totalSteps: Int?
 
     public init() {}
 

@@ -138,6 +138,8 @@ public final class TrainingSession {
         }
         backend = try Backends.make(setup.backend, options: setup.backendOptions)
         let plan = try backend.makePlan(for: resolved, batchSize: localBatch, mode: .training, seed: c.seed)
+        var run = run
+        run.scheduleState.totalSteps = c.epochs * trainLoader.batchesPerEpoch
         trainer = Trainer(plan: plan, training: trainLoader, validation: validationLoader, run: run,
                           outputDirectory: setup.outputDirectory)
         trainer.writesFiles = setup.writesFiles && setup.reducer.rank == 0

@@ -1,5 +1,6 @@
 import AlexNetBackends
 import AlexNetCore
+import AlexNetNetwork
 import Testing
 
 @Suite struct OptimizerTests {
@@ -44,6 +45,46 @@ import Testing
         #expect(Comparison(m.array, em.map(Float.init), atol: 1e-7, rtol: 1e-6).isClose)
         // 1 - beta2 is 0.00099998713 in float32 (as in Keras), hence rtol 1e-4 on v.
         #expect(Comparison(v.array, ev.map(Float.init), atol: 1e-7, rtol: 1e-4).isClose)
+    }
+
+    /// LARS by hand on a one-unit linear layer: the weight [3, 4] (norm 5) with gradient
+    /// [0.6, 0.8] (norm 1) gets the trust ratio 0.001 x 5 / (1 + 0.0005 x 5); the bias, zero,
+    /// keeps ratio 1.
+    @Test func larsScalesEachTensorByItsTrustRatio() throws {
+        let network = try Network(name: "unit", inputShape: Shape(features: 2), layers: [NamedLayer("fc", Linear(outputFeatures: 1))]).resolved()
+        let (weight, bias) = (network.layout.slot(named: "fc.weight")!, network.layout.slot(named: "fc.bias")!)
+        let count = network.layout.trainableCount
+        let w = FloatBuffer(count: count), g = FloatBuffer(count: count), v = FloatBuffer(count: count)
+        w.pointer[weight.offset] = 3
+        w.pointer[weight.offset + 1] = 4
+        g.pointer[weight.offset] = 0.6
+        g.pointer[weight.offset + 1] = 0.8
+        g.pointer[bias.offset] = 0.25
+        let lars = Optimizer.lars()
+        var (ew, ev): ([Double], [Double]) = ([3, 4, 0], [0, 0, 0])
+        for step in 0..<2 {
+            lars.update(learningRate: 0.5, step: step, parameters: w, gradients: g, state: [v], layout: network.layout, chunks: 2)
+            let grads: [Double] = [0.6, 0.8, 0.25]
+            let weightNorm = (ew[0] * ew[0] + ew[1] * ew[1]).squareRoot()
+            // The bias's own ratio: 1 while it is 0, then 0.001 |b| / (0.25 + 0.0005 |b|).
+            let biasNorm = abs(ew[2])
+            let ratios = [0.001 * weightNorm / (1 + 0.0005 * weightNorm), biasNorm > 0 ? 0.001 * biasNorm / (0.25 + 0.0005 * biasNorm) : 1]
+            for i in 0..<3 {
+                let ratio = ratios[i < 2 ? 0 : 1]
+                ev[i] = 0.9 * ev[i] + 0.5 * ratio * (grads[i] + 0.0005 * ew[i])
+                ew[i] -= ev[i]
+            }
+        }
+        let got = [w.pointer[weight.offset], w.pointer[weight.offset + 1], w.pointer[bias.offset]]
+        #expect(Comparison(got, ew.map(Float.init), atol: 1e-7, rtol: 1e-6).isClose, "\(got) vs \(ew)")
+        let velocity = [v.pointer[weight.offset], v.pointer[weight.offset + 1], v.pointer[bias.offset]]
+        #expect(Comparison(velocity, ev.map(Float.init), atol: 1e-8, rtol: 1e-5).isClose, "\(velocity) vs \(ev)")
+        // The first step's ratio, spelled out: 0.005 / 1.0025.
+        let (w0, g0) = (FloatBuffer([3, 4]), FloatBuffer([0.6, 0.8]))
+        withExtendedLifetime((w0, g0)) {
+            #expect(abs(Double(lars.trustRatio(parameters: w0.pointer, gradients: g0.pointer)) - 0.005 / 1.0025) < 1e-8)
+        }
+        #expect(lars.stateNames == ["velocity"] && lars.summary.hasPrefix("LARS"))
     }
 
     @Test func stateIsAllocatedPerOptimizer() {

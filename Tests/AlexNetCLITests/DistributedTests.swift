@@ -114,11 +114,13 @@ func trainingLosses(_ directory: String) throws -> [Double] {
 }
 
 /// Data-parallel training under `mpirun`: the same run as one process, resumable with another
-/// number of processes, and never hanging when a process fails.
-@Suite(.serialized) struct DistributedTests {
+/// number of processes, and never hanging when a process fails. These tests belong to the
+/// serialized `TrainCLITests` so that their processes never compete with the timing-sensitive
+/// training tests there (kill and Ctrl-C at given moments) for this machine's two cores.
+extension TrainCLITests {
     /// quick's recipe on 20 steps of a slice of Fashion-MNIST, at 32x32 and batch 4 so that the
     /// reference backend (whose sums do not depend on the batch's size or threads) runs it in seconds.
-    let small = ["--backend", "reference", "--input", "1x32x32", "--batch", "4", "--limit", "40", "--val-limit", "8", "--lr", "0.02"]
+    var small: [String] { ["--backend", "reference", "--input", "1x32x32", "--batch", "4", "--limit", "40", "--val-limit", "8", "--lr", "0.02"] }
 
     /// 2 processes and 1 take the same 20 steps, and a run that 2 processes start and 1
     /// finishes (resumed from the 2-process checkpoint) ends where the 2-process run ends.

@@ -1,3 +1,4 @@
+import AlexNetCore
 import AlexNetNetwork
 import AlexNetTraining
 import Testing
@@ -20,6 +21,20 @@ import Testing
         #expect(state.reductions == 3, "no fourth reduction")
         #expect(abs(s.learningRate(epoch: 11, step: 0, state: state) - 1e-5) < 1e-12)
         #expect(s.learningRate(epoch: 11, step: 0) == 0.01, "the recipe alone holds no reductions")
+    }
+
+    @Test func polyDecaysToZeroWithPowerTwo() {
+        let s = Schedule(kind: .poly, baseLearningRate: 2)
+        var state = ScheduleState()
+        state.totalSteps = 100
+        let rates = [0, 50, 90, 100, 120].map { s.learningRate(epoch: 0, step: $0, state: state) }
+        #expect(Comparison(rates, [2, 0.5, 0.02, 0, 0], atol: 1e-6, rtol: 0).isClose, "\(rates)")
+        var cubic = s
+        cubic.power = 3
+        #expect(abs(cubic.learningRate(epoch: 0, step: 50, state: state) - 0.25) < 1e-6)
+        var warm = s
+        warm.warmupSteps = 10
+        #expect(abs(warm.learningRate(epoch: 0, step: 4, state: state) - 2 * 0.96 * 0.96 * 0.5) < 1e-6)
     }
 
     @Test func warmupRampsLinearly() {

@@ -228,18 +228,9 @@ public final class CPUPlan: ProfilingPlan {
     /// The optimizer over the flat buffers, split across threads.
     public func update(with optimizer: Optimizer, learningRate: Float, step: Int) throws {
         guard isTraining else { throw PlanError.wrongMode("update its parameters", mode) }
-        let chunks = threads
-        let (parameters, gradients) = (self.parameters, self.gradients)
         let state = optimizerState.buffers(for: optimizer, count: parameters.count)
-        let count = parameters.count
-        let chunkSize = (count + chunks - 1) / chunks
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let start = chunk * chunkSize, end = min(count, start + chunkSize)
-            guard start < end else { return }
-            optimizer.apply(learningRate: learningRate, step: step, parameters: parameters.view(offset: start, count: end - start),
-                            gradients: gradients.view(offset: start, count: end - start),
-                            state: state.map { $0.view(offset: start, count: end - start) })
-        }
+        optimizer.update(learningRate: learningRate, step: step, parameters: parameters, gradients: gradients, state: state,
+                         layout: network.layout, chunks: threads)
     }
 
     // MARK: Profiling

@@ -104,7 +104,7 @@ public final class ReferencePlan: Plan {
     public func update(with optimizer: Optimizer, learningRate: Float, step: Int) throws {
         guard mode == .training else { throw PlanError.wrongMode("update its parameters", mode) }
         let state = optimizerState.buffers(for: optimizer, count: parameters.count)
-        optimizer.apply(learningRate: learningRate, step: step, parameters: parameters.pointer, gradients: gradients.pointer,
-                        state: state.map(\.pointer))
+        optimizer.update(learningRate: learningRate, step: step, parameters: parameters, gradients: gradients, state: state,
+                         layout: network.layout, chunks: 1)
     }
 }
