@@ -180,12 +180,6 @@ public final class MPIReducer: GradientReducer, @unchecked Sendable {
 
     // MARK: Ending
 
-    /// Waits for every process to get here (before a rank's files are read by others).
-    public func barrier() throws {
-        let status = queue.sync { MPI_Barrier(alexnet_mpi_comm_world()) }
-        guard status == MPI_SUCCESS else { throw MPIError(call: "MPI_Barrier", code: status) }
-    }
-
     /// Ends MPI normally; every process must call it.
     public func finish() {
         queue.sync { _ = MPI_Finalize() }
