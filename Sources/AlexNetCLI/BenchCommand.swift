@@ -20,7 +20,9 @@ struct BenchCommand: ParsableCommand {
               alexnet bench --model torchvision --mode latency
               alexnet bench --model d2l-fashion --batch 128 --per-layer --json
 
-            Under mpirun (--mode train), --batch is the global batch shared among the             processes and images/s counts all of them; the report adds the all-reduce time per             step, how much of it ran hidden behind backward, and the bytes each process sent:
+            Under mpirun (--mode train), --batch is the global batch shared among the \
+            processes and images/s counts all of them; the report adds the all-reduce time per \
+            step, how much of it ran hidden behind backward, and the bytes each process sent:
               mpirun -np 2 alexnet bench --model paper-1gpu --batch 128 --threads 1
             """)
 
@@ -86,15 +88,13 @@ struct BenchCommand: ParsableCommand {
         let backend = try compute.make(winograd: !noWinograd)
         let plan = try backend.makePlan(for: network, batchSize: localBatch, mode: mode == .train ? .training : .inference, seed: 1)
         let input = Tensor(randomUniform: [localBatch] + network.inputShape.dimensions, low: 0, high: 1, seed: UInt64(1 + reducer.rank))
-        let gradients = plan.gradients
         // A training step as the trainer takes it: backward hands finished gradients to the
         // reducer (all-reduced on its thread meanwhile under MPI), then the update.
         let step: (Int) throws -> Void = mode == .train
             ? { index in
-                _ = try plan.computeGradients(
-                    input: input, labels: labels, step: index, firstRow: reducer.rank * localBatch,
-                    gradientsReady: reducer.overlapsBackward ? { reducer.gradientsReady(from: $0, in: gradients) } : nil)
-                try plan.withHostGradients { try reducer.reduce(gradients: $0) }
+                _ = try plan.computeGradients(input: input, labels: labels, step: index, firstRow: reducer.rank * localBatch,
+                                              reducer: reducer)
+                try plan.reduceGradients(with: reducer)
                 try plan.update(with: optimizer, learningRate: 1e-4, step: index)
             }
             : { _ in _ = try plan.infer(input) }

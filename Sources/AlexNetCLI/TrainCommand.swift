@@ -27,7 +27,11 @@ struct TrainCommand: ParsableCommand {
             the run's own recipe: only --epochs and --checkpoint-every may change it (and where to compute: \
             --backend, --threads, --workers).
 
-            On several processes or machines, launch the same command with mpirun:             `mpirun -np 2 alexnet train ...`. --batch stays the batch of one step over all             processes; each takes an equal slice (the examples, augmentations and dropout masks             one process would give those rows), so the run equals a one-process run up to float             rounding, and --resume may continue it with another number of processes.
+            On several processes or machines, launch the same command with mpirun: \
+            `mpirun -np 2 alexnet train ...`. --batch stays the batch of one step over all \
+            processes; each takes an equal slice (the examples, augmentations and dropout masks \
+            one process would give those rows), so the run equals a one-process run up to float \
+            rounding, and --resume may continue it with another number of processes.
             """)
 
     @Option(help: ArgumentHelp("Training recipe: \(TrainingPresets.names.joined(separator: ", ")).", valueName: "name"))

@@ -1,3 +1,4 @@
+import AlexNetBackends
 import AlexNetCore
 
 /// What joins one process's training step to others': the trainer calls `reduce(gradients:)`
@@ -52,5 +53,23 @@ extension GradientReducer {
         var values = [flag ? 1.0 : 0]
         try sum(&values)
         return values[0] > 0
+    }
+}
+
+extension Plan {
+    /// A training pass as one of `reducer`'s processes takes it: the batch is the slice from
+    /// global row `firstRow`, and backward hands finished gradients to the reducer (which may
+    /// start averaging them) as it goes. Follow it with `reduceGradients(with:)`.
+    public func computeGradients(input: Tensor, labels: [Int], step: Int, firstRow: Int,
+                                 reducer: any GradientReducer) throws -> StepOutput {
+        let gradients = self.gradients
+        return try computeGradients(
+            input: input, labels: labels, step: step, firstRow: firstRow,
+            gradientsReady: reducer.overlapsBackward ? { reducer.gradientsReady(from: $0, in: gradients) } : nil)
+    }
+
+    /// Replaces the gradients with their mean over `reducer`'s processes.
+    public func reduceGradients(with reducer: any GradientReducer) throws {
+        try withHostGradients { try reducer.reduce(gradients: $0) }
     }
 }

@@ -92,10 +92,8 @@ public final class Trainer {
     /// before anything is updated.
     public func step(_ batch: Batch) throws -> StepResult {
         let rate = run.learningRate
-        let gradients = plan.gradients
-        let output = try plan.computeGradients(
-            input: batch.input, labels: batch.labels, step: run.step, firstRow: training.firstRow,
-            gradientsReady: reducer.overlapsBackward ? { [reducer] in reducer.gradientsReady(from: $0, in: gradients) } : nil)
+        let output = try plan.computeGradients(input: batch.input, labels: batch.labels, step: run.step,
+                                               firstRow: training.firstRow, reducer: reducer)
         var local = Metrics(classes: run.classNames.count)
         output.logits.scalars.withUnsafeBufferPointer { scores in
             local.add(probabilities: scores, labels: batch.labels[...], rows: batch.count,
@@ -107,7 +105,7 @@ public final class Trainer {
                 loss: output.loss.isFinite ? Float(metrics.loss) : output.loss, epoch: batch.epoch, batch: batch.index, step: run.step,
                 checkpoint: lastCheckpointPath.flatMap { writesFiles && access($0, F_OK) == 0 ? $0 : nil })
         }
-        try plan.withHostGradients { try reducer.reduce(gradients: $0) }
+        try plan.reduceGradients(with: reducer)
         try plan.update(with: optimizer, learningRate: rate, step: run.step)
         run.step += 1
         return StepResult(loss: output.loss, metrics: metrics, logits: output.logits, learningRate: rate)

@@ -216,29 +216,13 @@ extension TrainCLITests {
     /// writes the checkpoint, and 2 processes resume it.
     @Test func ctrlCToMpirunStopsEveryProcessAtTheSameStep() throws {
         let out = try temporaryDirectory("mpi-sigint")
-        let process = Process()
         // The test runner's children inherit SIGINT ignored, which mpirun keeps; a shell at a
         // terminal would start it with SIGINT at its default, as `env --default-signal` does.
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["--default-signal=INT,TERM", "/usr/bin/mpirun", "--oversubscribe", "-np", "2", alexnetExecutable().path, "train",
-                             "--limit", "5120", "--val-limit", "64", "--epochs", "1", "--out", out]
-        process.environment = ProcessInfo.processInfo.environment.merging(
-            ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"]) { $1 }
-        let output = Pipe(), error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("10%") {
-            let chunk = error.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
-        }
-        process.interrupt()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        seen.append(error.fileHandleForReading.readDataToEndOfFile())
-        process.waitUntilExit()
-        #expect(printed.components(separatedBy: "Interrupted after step").count == 2, "rank 0 alone says so: \(printed) \(String(decoding: seen, as: UTF8.self))")
+        let (_, printed, progress) = try interruptAtTenPercent(
+            "/usr/bin/env", ["--default-signal=INT,TERM", "/usr/bin/mpirun", "--oversubscribe", "-np", "2", alexnetExecutable().path,
+                             "train", "--limit", "5120", "--val-limit", "64", "--epochs", "1", "--out", out],
+            environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+        #expect(printed.components(separatedBy: "Interrupted after step").count == 2, "rank 0 alone says so: \(printed) \(progress)")
         #expect(FileManager.default.fileExists(atPath: "\(out)/last.safetensors"))
         let resumed = try mpirun(2, ["train", "--resume", "--out", out])
         #expect(resumed.status == 0 && resumed.output.contains("Test accuracy:"), "\(resumed.output) \(resumed.error)")

@@ -13,6 +13,32 @@ func alexnetExecutable() -> URL {
     return executable
 }
 
+/// Starts `executable arguments`, waits for its first progress line (a tenth of the epoch, on
+/// stderr), sends it SIGINT as Ctrl-C would, and waits for it to end: the process, what it
+/// printed on stdout, and on stderr.
+func interruptAtTenPercent(_ executable: String, _ arguments: [String],
+                           environment: [String: String] = [:]) throws -> (Process, String, String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let output = Pipe(), error = Pipe()
+    process.standardOutput = output
+    process.standardError = error
+    try process.run()
+    var seen = Data()
+    while !String(decoding: seen, as: UTF8.self).contains("10%") {
+        let chunk = error.fileHandleForReading.availableData
+        if chunk.isEmpty { break }
+        seen.append(chunk)
+    }
+    process.interrupt()
+    let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    seen.append(error.fileHandleForReading.readDataToEndOfFile())
+    process.waitUntilExit()
+    return (process, printed, String(decoding: seen, as: UTF8.self))
+}
+
 func temporaryDirectory(_ tag: String) throws -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("alexnet-\(tag)-\(UUID().uuidString)").path
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -121,23 +147,8 @@ func temporaryDirectory(_ tag: String) throws -> String {
 
     @Test func ctrlCWritesACheckpointAndResumeFinishes() throws {
         let out = try temporaryDirectory("sigint")
-        let process = Process()
-        process.executableURL = alexnetExecutable()
-        process.arguments = ["train", "--limit", "5120", "--val-limit", "200", "--epochs", "1", "--out", out]
-        let output = Pipe(), error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        // Wait for the first progress line (a tenth of the epoch), then interrupt.
-        var seen = Data()
-        while !String(decoding: seen, as: UTF8.self).contains("10%") {
-            let chunk = error.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen.append(chunk)
-        }
-        process.interrupt()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let (process, printed, _) = try interruptAtTenPercent(alexnetExecutable().path,
+                                                              ["train", "--limit", "5120", "--val-limit", "200", "--epochs", "1", "--out", out])
         #expect(process.terminationStatus == 130, "\(printed)")
         #expect(printed.contains("--resume"), "\(printed)")
         #expect(FileManager.default.fileExists(atPath: "\(out)/last.safetensors"))

@@ -8,17 +8,13 @@ all-reduces gradients in 25 MB buckets (its default) overlapped with backward. R
 same keys as `alexnet bench --json`, images/s counting every process. Run alone (python3 ...)
 it is one process without DDP. Not part of the tests.
 """
-import json
 import os
-import resource
-import statistics
-import time
 
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from peer_common import MACS, parser
+from peer_common import MACS, measure_and_report, parser
 from pytorch_bench import MODELS
 
 
@@ -69,24 +65,8 @@ def main():
         loss_fn(model(x), labels).backward()
         optimizer.step()
 
-    for _ in range(args.warmup):
-        step()
-    seconds = []
-    for _ in range(args.steps):
-        start = time.perf_counter()
-        step()
-        seconds.append(time.perf_counter() - start)
-    median = statistics.median(seconds)
-    if rank == 0:
-        result = {
-            "framework": f"pytorch {torch.__version__} " + (f"DDP gloo x {world}" if distributed else "1 process"),
-            "model": args.model, "mode": "train", "batch": batch, "processes": world, "threads": args.threads,
-            "steps": args.steps, "imagesPerSecond": batch / median, "millisecondsMedian": 1000 * median,
-            "millisecondsMin": 1000 * min(seconds), "millisecondsMax": 1000 * max(seconds),
-            "gflops": 6 * macs[args.model] * batch / median / 1e9,
-            "peakResidentBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        }
-        print(json.dumps(result) if args.json else "\n".join(f"{k:20} {v}" for k, v in result.items()))
+    framework = f"pytorch {torch.__version__} " + (f"DDP gloo x {world}" if distributed else "1 process")
+    measure_and_report(args, framework, batch, step, macs=macs[args.model], extra={"processes": world}, report=rank == 0)
     if distributed:
         dist.destroy_process_group()
 

@@ -27,8 +27,10 @@ def batch_size(args):
     return args.batch or {"train": 128, "infer": 64, "latency": 1}[args.mode]
 
 
-def measure_and_report(args, framework, batch, step):
-    """Runs `step` warm-up then timed times and prints the figures."""
+def measure_and_report(args, framework, batch, step, macs=None, extra=None, report=True):
+    """Runs `step` warm-up then timed times and prints the figures (when `report`: one process
+    of a distributed job prints for all). `macs` per image defaults to the model's in MACS;
+    `extra` adds keys."""
     for _ in range(args.warmup):
         step()
     seconds = []
@@ -37,7 +39,7 @@ def measure_and_report(args, framework, batch, step):
         step()
         seconds.append(time.perf_counter() - start)
     median = statistics.median(seconds)
-    flops = (6 if args.mode == "train" else 2) * MACS[args.model] * batch
+    flops = (6 if args.mode == "train" else 2) * (macs or MACS[args.model]) * batch
     result = {
         "framework": framework, "model": args.model, "mode": args.mode, "batch": batch,
         "threads": args.threads, "steps": args.steps,
@@ -45,7 +47,10 @@ def measure_and_report(args, framework, batch, step):
         "millisecondsMin": 1000 * min(seconds), "millisecondsMax": 1000 * max(seconds),
         "gflops": flops / median / 1e9,
         "peakResidentBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        **(extra or {}),
     }
+    if not report:
+        return
     if args.json:
         print(json.dumps(result))
     else:
