@@ -19,6 +19,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // Only the runtime: the ONNX messages are generated once from Protos/ and committed.
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        // `alexnet serve` only: HTTP, its metrics and multipart uploads. The library never sees them.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
     ],
     targets: [
         // Shapes, host tensors, aligned buffers, the counter-based RNG.
@@ -57,12 +63,23 @@ let package = Package(
         // Data-parallel training over Open MPI: the reducer that averages gradients on a
         // communication thread. Only the command line links it; the library stays MPI-free.
         .target(name: "AlexNetDistributed", dependencies: ["AlexNetCore", "AlexNetTraining", "CMPI"], swiftSettings: optimized),
+        // `alexnet serve`: an HTTP inference service on Hummingbird 2 over the library's
+        // `Classifier` and `DynamicBatcher`: the page, TorchServe's and the Open Inference
+        // Protocol's routes, Prometheus metrics.
+        .target(
+            name: "AlexNetServer",
+            dependencies: ["AlexNet",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "MultipartKit", package: "multipart-kit"),
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "HTTPTypes", package: "swift-http-types")]),
         // What the libFuzzer harnesses in Fuzz/ run on each input; the tests replay the crashers.
         .target(name: "AlexNetFuzzTargets", dependencies: ["AlexNetData", "AlexNetInterop"], swiftSettings: optimized),
         // The `alexnet` command: one file per subcommand.
         .executableTarget(
             name: "AlexNetCLI",
-            dependencies: ["AlexNet", "AlexNetDistributed", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["AlexNet", "AlexNetDistributed", "AlexNetServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "AlexNetCoreTests", dependencies: ["AlexNetCore"]),
         .testTarget(name: "AlexNetNetworkTests", dependencies: ["AlexNetCore", "AlexNetNetwork"]),
@@ -82,6 +99,9 @@ let package = Package(
             name: "AlexNetTrainingTests",
             dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop", "AlexNetTraining"]),
         .testTarget(name: "AlexNetTests", dependencies: ["AlexNet"]),
+        .testTarget(
+            name: "AlexNetServerTests",
+            dependencies: ["AlexNetServer", "AlexNet", .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI", "AlexNetData", "AlexNetInterop", "AlexNetTraining", "AlexNetTestSupport"]),
     ]
 )

@@ -31,18 +31,23 @@ public final class Classifier: Sendable {
     public let preprocessing: Preprocessing
     /// The names of the network's outputs, in order.
     public var classNames: [String] { model.classNames }
+    /// The largest batch one forward pass runs (a power of two); larger batches run in pieces.
+    public let largestPlanBatch: Int
     private let backend: any Backend
     /// Inference plans by batch size, made on first use.
     private let plans = Mutex<[Int: PlanBox]>([:])
 
-    /// A classifier for `model` on the backend called `backend`.
-    public init(model: TrainedModel, backend: String = "cpu", options: BackendOptions = BackendOptions()) throws {
+    /// A classifier for `model` on the backend called `backend`; batches run as forward passes
+    /// of at most `largestPlanBatch` images (rounded down to a power of two).
+    public init(model: TrainedModel, backend: String = "cpu", options: BackendOptions = BackendOptions(),
+                largestPlanBatch: Int = 16) throws {
         self.model = model
+        self.largestPlanBatch = Self.planSizes(for: max(largestPlanBatch, 1), largest: max(largestPlanBatch, 1))[0]
         network = try model.network.resolved()
         preprocessing = model.preprocessing.fitted(to: network.inputShape)
         try preprocessing.validate()
         self.backend = try Backends.make(backend, options: options)
-        _ = try plan(batchSize: 1)
+        _ = try plans.withLock { try plan(batchSize: 1, in: &$0) }
     }
 
     /// A checkpoint written by `alexnet train`.
@@ -65,8 +70,7 @@ public final class Classifier: Sendable {
 
     /// The `top` most probable classes of an encoded image (JPEG or PNG bytes).
     public func classify(imageData: [UInt8], top: Int = 5) throws -> [Guess] {
-        let image = try ImageCodec.decode(imageData, source: "image data", shorterSideAtLeast: preprocessing.resize)
-        return try classify(images: [image], top: top)[0]
+        try classify(images: [try decode(imageData, source: "image data")], top: top)[0]
     }
 
     /// The `top` most probable classes of each decoded image, computed as one batch.
@@ -78,22 +82,74 @@ public final class Classifier: Sendable {
     /// The softmax over the classes for each image, as one batch.
     public func probabilities(of images: [Image], sources: [String]? = nil) throws -> [[Float]] {
         guard !images.isEmpty else { return [] }
-        let shape = network.inputShape
-        var scalars = [Float](repeating: 0, count: images.count * shape.elementCount)
-        try scalars.withUnsafeMutableBufferPointer { buffer throws(DataError) in
-            for (k, image) in images.enumerated() {
-                try preprocessing.prepare(image, as: shape, training: false, random: Philox(seed: 0), index: 0,
-                                          into: buffer.baseAddress! + k * shape.elementCount, source: sources?[k] ?? "image \(k)")
-            }
-        }
-        let input = Tensor(shape: [images.count] + shape.dimensions, scalars: scalars)
-        var scores = try plans.withLock { plans in
-            let plan = try plan(batchSize: images.count, in: &plans)
-            return try plan.infer(input).scalars
-        }
+        var inputs: [Float] = []
+        inputs.reserveCapacity(images.count * network.inputShape.elementCount)
+        for (k, image) in images.enumerated() { inputs += try input(for: image, source: sources?[k] ?? "image \(k)") }
         let classes = network.outputShape.elementCount
-        scores.withUnsafeMutableBufferPointer { SoftmaxCrossEntropy.softmax($0, rows: images.count, classes: classes) }
-        return (0..<images.count).map { Array(scores[($0 * classes)..<(($0 + 1) * classes)]) }
+        let probabilities = Self.softmax(try logits(forInputs: inputs, count: images.count), classes: classes)
+        return (0..<images.count).map { Array(probabilities[($0 * classes)..<(($0 + 1) * classes)]) }
+    }
+
+    // MARK: The steps of a classification, for callers that batch requests themselves
+
+    /// An encoded image (JPEG or PNG bytes) decoded upright (EXIF orientation applied), a large
+    /// JPEG at a reduced scale that still covers the preprocessing's resize. A header claiming
+    /// more than `maximumPixels` is refused before anything is allocated.
+    public func decode(_ bytes: [UInt8], source: String, maximumPixels: Int = ImageCodec.maximumPixels) throws -> Image {
+        try ImageCodec.decode(bytes, source: source, shorterSideAtLeast: preprocessing.resize, maximumPixels: maximumPixels)
+    }
+
+    /// The network's input for one image of any size and channel count: resized, centre
+    /// cropped and normalised as the training run did; `network.inputShape.elementCount` floats.
+    public func input(for image: Image, source: String = "image") throws -> [Float] {
+        let shape = network.inputShape
+        var input = [Float](repeating: 0, count: shape.elementCount)
+        try input.withUnsafeMutableBufferPointer { buffer throws(DataError) in
+            try preprocessing.prepare(image, as: shape, training: false, random: Philox(seed: 0), index: 0,
+                                      into: buffer.baseAddress!, source: source)
+        }
+        return input
+    }
+
+    /// The logits `[count, classes]` of `count` inputs laid end to end (each one
+    /// `network.inputShape` in `[C, H, W]` order, as `input(for:)` makes them), in one forward
+    /// pass per plan size that `planSizes(for:)` splits `count` into.
+    public func logits(forInputs inputs: [Float], count: Int) throws -> [Float] {
+        let size = network.inputShape.elementCount, classes = network.outputShape.elementCount
+        guard count >= 0, inputs.count == count * size else {
+            throw PlanError.inputShape([inputs.count], expected: [count * size])
+        }
+        var logits: [Float] = []
+        logits.reserveCapacity(count * classes)
+        var first = 0
+        for chunk in Self.planSizes(for: count, largest: largestPlanBatch) {
+            let input = Tensor(shape: [chunk] + network.inputShape.dimensions, scalars: Array(inputs[(first * size)..<((first + chunk) * size)]))
+            logits += try plans.withLock { plans in try plan(batchSize: chunk, in: &plans).infer(input).scalars }
+            first += chunk
+        }
+        return logits
+    }
+
+    /// The batch sizes a batch of `count` runs as: powers of two, largest first, none above
+    /// `largest` (13 -> 8, 4, 1). So at most log2(largest) + 1 plans ever exist, each made on
+    /// first use and kept (a plan holds its own copy of the weights and its activations), and
+    /// no work is spent on padding.
+    public static func planSizes(for count: Int, largest: Int) -> [Int] {
+        var sizes: [Int] = [], left = count
+        let cap = largest < 1 ? 1 : 1 << (Int.bitWidth - 1 - largest.leadingZeroBitCount)
+        while left > 0 {
+            let size = min(cap, 1 << (Int.bitWidth - 1 - left.leadingZeroBitCount))
+            sizes.append(size)
+            left -= size
+        }
+        return sizes
+    }
+
+    /// Softmax over each row of `[rows, classes]` logits.
+    public static func softmax(_ logits: [Float], classes: Int) -> [Float] {
+        var probabilities = logits
+        probabilities.withUnsafeMutableBufferPointer { SoftmaxCrossEntropy.softmax($0, rows: logits.count / max(classes, 1), classes: classes) }
+        return probabilities
     }
 
     /// The `top` classes of one row of probabilities, most probable first.
@@ -103,16 +159,10 @@ public final class Classifier: Sendable {
         }
     }
 
-    private func plan(batchSize: Int) throws -> any Plan {
-        try plans.withLock { try plan(batchSize: batchSize, in: &$0) }
-    }
-
     private func plan(batchSize: Int, in plans: inout [Int: PlanBox]) throws -> any Plan {
         if let box = plans[batchSize] { return box.plan }
         let plan = try backend.makePlan(for: network, batchSize: batchSize, mode: .inference, seed: 0)
         try model.load(into: plan)
-        // Keep the batch-1 plan and the latest other size: a plan holds its activations.
-        plans = plans.filter { $0.key == 1 }
         plans[batchSize] = PlanBox(plan: plan)
         return plan
     }

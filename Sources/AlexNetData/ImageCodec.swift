@@ -12,13 +12,16 @@ public enum ImageCodec {
     /// `shorterSideAtLeast`: a JPEG whose shorter side is at least twice this is decoded at a
     /// reduced scale (1/2, 1/4 or 1/8, by libjpeg-turbo's scaled IDCT, much faster than a full
     /// decode) that keeps its shorter side at least this long; the resize that follows then
-    /// starts from fewer pixels. PNGs are always decoded in full.
-    public static func decode(_ bytes: [UInt8], source: String, shorterSideAtLeast: Int? = nil) throws(DataError) -> Image {
+    /// starts from fewer pixels. PNGs are always decoded in full. An image whose header claims
+    /// more than `maximumPixels` is refused before any pixel is allocated.
+    public static func decode(_ bytes: [UInt8], source: String, shorterSideAtLeast: Int? = nil,
+                              maximumPixels: Int = ImageCodec.maximumPixels) throws(DataError) -> Image {
         if bytes.count >= 8 && bytes.prefix(8) == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] {
-            return try decodePNG(bytes, source: source)
+            return try decodePNG(bytes, source: source, maximumPixels: maximumPixels)
         }
         if bytes.count >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF {
-            let image = try decodeJPEG(bytes, source: source, shorterSideAtLeast: shorterSideAtLeast)
+            let image = try decodeJPEG(bytes, source: source, shorterSideAtLeast: shorterSideAtLeast,
+                                   maximumPixels: maximumPixels)
             return oriented(image, orientation: exifOrientation(bytes))
         }
         throw DataError(source, bytes.isEmpty ? "is empty" : "is neither a JPEG nor a PNG image (unknown signature)")
@@ -29,9 +32,10 @@ public enum ImageCodec {
     /// gigabytes. 2^27 (134 million, e.g. 16384x8192) is ten times the largest ImageNet photo.
     public static let maximumPixels = 1 << 27
 
-    static func checkSize(_ width: Int, _ height: Int, source: String) throws(DataError) {
+    static func checkSize(_ width: Int, _ height: Int, source: String, maximumPixels: Int) throws(DataError) {
         guard width <= 1 << 16, height <= 1 << 16, width * height <= maximumPixels else {
-            throw DataError(source, "claims \(width)x\(height) pixels, more than the \(maximumPixels / 1_000_000)-megapixel limit (a decompression bomb, or a corrupt header)")
+            let limit = maximumPixels >= 1_000_000 ? "\(maximumPixels / 1_000_000)-megapixel" : "\(maximumPixels)-pixel"
+            throw DataError(source, "claims \(width)x\(height) pixels, more than the \(limit) limit (a decompression bomb, or a corrupt header)")
         }
     }
 
@@ -40,7 +44,7 @@ public enum ImageCodec {
         try decode(try readFile(path), source: path, shorterSideAtLeast: shorterSideAtLeast)
     }
 
-    static func decodePNG(_ bytes: [UInt8], source: String) throws(DataError) -> Image {
+    static func decodePNG(_ bytes: [UInt8], source: String, maximumPixels: Int = ImageCodec.maximumPixels) throws(DataError) -> Image {
         var image = png_image()
         image.version = UInt32(PNG_IMAGE_VERSION)
         let begun = bytes.withUnsafeBytes { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
@@ -51,7 +55,7 @@ public enum ImageCodec {
         let channels = isColor ? 3 : 1
         let (width, height) = (Int(image.width), Int(image.height))
         guard width > 0, height > 0 else { throw DataError(source, "is a PNG of size \(width)x\(height)") }
-        try checkSize(width, height, source: source)
+        try checkSize(width, height, source: source, maximumPixels: maximumPixels)
         var pixels = [UInt8](repeating: 0, count: width * height * channels)
         let finished = pixels.withUnsafeMutableBytes {
             png_image_finish_read(&image, nil, $0.baseAddress, Int32(width * channels), nil)
@@ -64,7 +68,8 @@ public enum ImageCodec {
         withUnsafeBytes(of: &image.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 
-    static func decodeJPEG(_ bytes: [UInt8], source: String, shorterSideAtLeast: Int? = nil) throws(DataError) -> Image {
+    static func decodeJPEG(_ bytes: [UInt8], source: String, shorterSideAtLeast: Int? = nil,
+                           maximumPixels: Int = ImageCodec.maximumPixels) throws(DataError) -> Image {
         guard let handle = tjInitDecompress() else { throw DataError(source, "cannot start the JPEG decoder") }
         defer { tjDestroy(handle) }
         var width: Int32 = 0, height: Int32 = 0, subsampling: Int32 = 0, colorspace: Int32 = 0
@@ -75,7 +80,7 @@ public enum ImageCodec {
         guard width > 0, height > 0 else {
             throw DataError(source, "is not a readable JPEG: its header gives a size of \(width)x\(height)")
         }
-        try checkSize(Int(width), Int(height), source: source)
+        try checkSize(Int(width), Int(height), source: source, maximumPixels: maximumPixels)
         // The smallest of 1/8, 1/4, 1/2 that keeps the shorter side long enough, else full size.
         if let wanted = shorterSideAtLeast, wanted > 0 {
             let shorter = Int(min(width, height))
