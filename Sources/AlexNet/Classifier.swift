@@ -130,6 +130,16 @@ public final class Classifier: Sendable {
         return logits
     }
 
+    /// Makes the plans for every batch size up to `largestPlanBatch` now, so that no request
+    /// waits for one later (a server calls this before it listens).
+    public func preparePlans() throws {
+        var size = 1
+        while size <= largestPlanBatch {
+            try plans.withLock { _ = try plan(batchSize: size, in: &$0) }
+            size *= 2
+        }
+    }
+
     /// The batch sizes a batch of `count` runs as: powers of two, largest first, none above
     /// `largest` (13 -> 8, 4, 1). So at most log2(largest) + 1 plans ever exist, each made on
     /// first use and kept (a plan holds its own copy of the weights and its activations), and

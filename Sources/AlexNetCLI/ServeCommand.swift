@@ -61,6 +61,7 @@ struct ServeCommand: ParsableCommand {
         let trained = try model.load()
         let classifier = try Classifier(model: trained, backend: compute.backend, options: compute.options(), largestPlanBatch: maxBatch)
         let name = self.name ?? Self.defaultName(trained, model: model)
+        try classifier.preparePlans()
         let configuration = ServerConfiguration(
             host: host, port: port, name: name,
             batching: .init(maxBatch: maxBatch, maxDelay: .microseconds(Int64(maxDelayMs * 1000)), capacity: queue),

@@ -37,7 +37,7 @@ struct PageRoutes {
       main { max-width: 880px; margin: 0 auto; padding: 28px 20px 40px; }
       header h1 { margin: 0; font-size: 24px; }
       header p { margin: 4px 0 0; color: var(--muted); }
-      #drop { margin-top: 20px; border: 2px dashed #b8c2d6; border-radius: 12px; background: #fff; padding: 26px; text-align: center; cursor: pointer; transition: border-color .15s, background .15s; }
+      #drop { display: block; margin-top: 20px; border: 2px dashed #b8c2d6; border-radius: 12px; background: #fff; padding: 26px; text-align: center; cursor: pointer; transition: border-color .15s, background .15s; }
       #drop.over { border-color: var(--accent); background: #eef4ff; }
       #drop strong { color: var(--accent); }
       #file { display: none; }

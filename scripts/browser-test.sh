@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The page of `alexnet serve` tested in headless Chromium (Selenium): installs what it needs
+# (Debian's chromium and chromium-driver, selenium from PyPI into .venv-browser), trains a
+# small checkpoint when none is given, and runs scripts/browser_test.py.
+#   scripts/browser-test.sh [CHECKPOINT] [SCREENSHOT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v chromium > /dev/null || ! command -v chromedriver > /dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    for attempt in 1 2 3; do
+        apt-get install -y -q chromium chromium-driver > /dev/null && break
+        apt-get update -q > /dev/null || true
+        sleep 5
+    done
+fi
+if [ ! -x .venv-browser/bin/python ]; then
+    python3 -m venv .venv-browser
+    .venv-browser/bin/pip install -q selenium
+fi
+swift build --product alexnet 2>&1 | tail -1
+alexnet=$(swift build --show-bin-path)/alexnet
+checkpoint=${1:-}
+if [ -z "$checkpoint" ]; then
+    out=$(mktemp -d)
+    trap 'rm -rf "$out"' EXIT
+    echo "training a small checkpoint (quick preset, 1 epoch on 3,000 images) ..."
+    "$alexnet" train --preset quick --epochs 1 --limit 3000 --val-limit 500 --out "$out/run" > "$out/train.log" 2>&1 \
+        || { cat "$out/train.log"; exit 1; }
+    checkpoint="$out/run/best.safetensors"
+fi
+.venv-browser/bin/python scripts/browser_test.py "$alexnet" "$checkpoint" "${2:-$(mktemp -d)/serve-page.png}"

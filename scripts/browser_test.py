@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""The page of `alexnet serve` in a real browser (Debian's headless Chromium driven by Selenium).
+
+Starts the server on a free port, opens the page, uploads Fashion-MNIST test images through
+the file input, reads the bars from the DOM and checks them against `alexnet predict --json`
+on the same files; uploads a file that is not an image and checks the page shows the server's
+reason; saves a screenshot; stops the server with SIGTERM and checks it exits 0.
+
+    scripts/browser_test.py ALEXNET CHECKPOINT SCREENSHOT.png
+"""
+import gzip, json, os, re, signal, struct, subprocess, sys, tempfile, time, zlib
+
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+alexnet, checkpoint, screenshot = sys.argv[1:4]
+work = tempfile.mkdtemp(prefix="alexnet-browser-")
+
+
+def png(pixels, width, height, path):
+    """A gray PNG, written with zlib alone."""
+    raw = b"".join(b"\x00" + pixels[y * width:(y + 1) * width] for y in range(height))
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+# Test images 0, 1 and 2 of Fashion-MNIST (an ankle boot, a pullover, a trouser), enlarged 8x
+# so the page shows them at a size a person can see.
+images = gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").read()[16:]
+files = []
+for k in range(3):
+    small = images[k * 784:(k + 1) * 784]
+    big = bytes(small[(y // 8) * 28 + x // 8] for y in range(224) for x in range(224))
+    files.append(os.path.join(work, f"test-{k}.png"))
+    png(big, 224, 224, files[-1])
+not_an_image = os.path.join(work, "notes.png")
+with open(not_an_image, "w") as f:
+    f.write("this is text, not a picture\n")
+
+expected = {p["image"]: p["classes"] for p in json.loads(subprocess.check_output(
+    [alexnet, "predict", "--checkpoint", checkpoint, "--json", *files]))}
+
+server = subprocess.Popen([alexnet, "serve", "--checkpoint", checkpoint, "--port", "0"], stdout=subprocess.PIPE, text=True)
+line = server.stdout.readline()
+match = re.search(r"at (http://[0-9.]+:\d+/)", line)
+if not match:
+    server.kill()
+    sys.exit(f"the server did not say where it listens: {line!r}")
+url = match.group(1)
+print("server:", line.strip())
+
+options = Options()
+for argument in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1000,760",
+                 "--hide-scrollbars"]:
+    options.add_argument(argument)
+options.binary_location = "/usr/bin/chromium"
+browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+failures = []
+try:
+    browser.get(url)
+    title = browser.find_element(By.ID, "title").text
+    about = browser.find_element(By.ID, "about").text
+    print("page:", title, "|", about)
+    if "10 classes" not in about or "input 1\u00d764\u00d764" not in about.replace("x", "\u00d7"):
+        failures.append(f"the page does not describe the model: {about!r}")
+    for path in files:
+        browser.execute_script("document.getElementById('time').textContent = ''")
+        browser.find_element(By.ID, "file").send_keys(path)
+        WebDriverWait(browser, 20).until(
+            lambda b: b.find_elements(By.CSS_SELECTOR, "#bars .row") and b.execute_script(
+                "return document.getElementById('preview').src") and
+            b.find_element(By.ID, "time").text.startswith("Answered"))
+        time.sleep(0.3)
+        rows = browser.find_elements(By.CSS_SELECTOR, "#bars .row")
+        shown = [(r.get_attribute("data-label"), float(r.get_attribute("data-probability"))) for r in rows]
+        want = [(c["name"], c["probability"]) for c in expected[path]]
+        print(os.path.basename(path), "->", ", ".join(f"{n} {p:.4f}" for n, p in shown))
+        if [n for n, _ in shown] != [n for n, _ in want] or any(abs(a - b) > 1e-6 for (_, a), (_, b) in zip(shown, want)):
+            failures.append(f"{path}: the page shows {shown}, predict says {want}")
+        widths = [r.find_element(By.CSS_SELECTOR, ".bar").size["width"] for r in rows]
+        if widths != sorted(widths, reverse=True) or widths[0] <= 0:
+            failures.append(f"{path}: bar widths {widths} do not follow the probabilities")
+    browser.save_screenshot(screenshot)
+    print("screenshot:", screenshot)
+    browser.find_element(By.ID, "file").send_keys(not_an_image)
+    WebDriverWait(browser, 20).until(lambda b: b.find_element(By.ID, "error").is_displayed())
+    error = browser.find_element(By.ID, "error").text
+    print("error shown:", error)
+    if "neither a JPEG nor a PNG" not in error:
+        failures.append(f"the page shows {error!r} for a text file")
+finally:
+    browser.quit()
+    server.send_signal(signal.SIGTERM)
+    try:
+        code = server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        code = "killed after 30 s"
+    if code != 0:
+        failures.append(f"the server exited with {code} after SIGTERM")
+
+for failure in failures:
+    print("FAIL:", failure)
+print("browser test:", "FAILED" if failures else "passed")
+sys.exit(1 if failures else 0)
