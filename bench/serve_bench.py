@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Load test: `alexnet serve` against the server a PyTorch user would run for the same weights
-(FastAPI + uvicorn + torchvision, both MODEs of bench/peers/fastapi_server.py), with `wrk`
+"""Load test: `alexnet serve` against the servers a PyTorch user would run for the same weights
+(TorchServe 0.12 with its image_classifier handler on a traced model, default config; FastAPI +
+uvicorn + torchvision, both MODEs of bench/peers/fastapi_server.py), with `wrk`
 posting the same JPEG over loopback at 1, 8 and 32 concurrent connections. Servers take turns
 (ours, then each peer, repeated) so that the machine's drift hits all alike.
 
     .venv-peers/bin/python bench/serve_bench.py --alexnet .build/release/alexnet [--seconds 20 --repeats 2]
 
-Needs wrk (apt) and, in the venv, torch, torchvision, fastapi, uvicorn, pillow, safetensors.
+Needs wrk (apt) and, in the venv, torch, torchvision, fastapi, uvicorn, python-multipart, pillow,
+safetensors; for TorchServe also torchserve, torch-model-archiver, pyyaml, captum and Java 17.
 """
 import argparse, json, os, re, signal, socket, subprocess, sys, tempfile, time, urllib.request
 
@@ -16,7 +18,7 @@ parser.add_argument("--seconds", type=int, default=20)
 parser.add_argument("--repeats", type=int, default=2)
 parser.add_argument("--clients", default="1,8,32")
 parser.add_argument("--threads", type=int, default=os.cpu_count())
-parser.add_argument("--peers", default="threadpool,inline")
+parser.add_argument("--peers", default="torchserve,threadpool,inline")
 parser.add_argument("--json", help="also write the results here")
 args = parser.parse_args()
 here = os.path.dirname(os.path.abspath(__file__))
@@ -45,8 +47,47 @@ def free_port():
         return s.getsockname()[1]
 
 
+def torchserve_archive():
+    """A TorchServe model archive of the same weights (traced), made once."""
+    store = os.path.join(work, "model-store")
+    if os.path.exists(os.path.join(store, "alexnet.mar")):
+        return store
+    os.makedirs(store)
+    model = torchvision.models.alexnet()
+    from safetensors.torch import load_file
+    model.load_state_dict(load_file(weights))
+    model.eval()
+    traced = os.path.join(work, "alexnet.pt")
+    torch.jit.trace(model, torch.randn(1, 3, 224, 224)).save(traced)
+    names = os.path.join(work, "index_to_name.json")
+    with open(names, "w") as f:
+        json.dump({str(i): c for i, c in enumerate(torchvision.models.AlexNet_Weights.IMAGENET1K_V1.meta["categories"])}, f)
+    subprocess.check_call([os.path.join(os.path.dirname(sys.executable), "torch-model-archiver"), "--model-name", "alexnet",
+                           "--version", "1.0", "--serialized-file", traced, "--handler", "image_classifier",
+                           "--extra-files", names, "--export-path", store])
+    return store
+
+
 def start(kind):
     port = free_port()
+    if kind == "torchserve":
+        config = os.path.join(work, "config.properties")
+        with open(config, "w") as f:
+            f.write(f"inference_address=http://127.0.0.1:{port}\nmanagement_address=http://127.0.0.1:{free_port()}\n"
+                    f"metrics_address=http://127.0.0.1:{free_port()}\ndisable_token_authorization=true\n"
+                    f"install_py_dep_per_model=false\nload_models=all\nmodel_store={torchserve_archive()}\n")
+        env = dict(os.environ, PATH=os.path.dirname(sys.executable) + ":" + os.environ["PATH"])
+        process = subprocess.Popen(["torchserve", "--start", "--ncs", "--foreground", "--ts-config", config], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):  # ready once a worker has loaded the model
+            try:
+                answer(url)
+                return process, url
+            except Exception:
+                time.sleep(0.5)
+        process.kill()
+        sys.exit("TorchServe did not answer")
     if kind == "ours":
         command = [args.alexnet, "serve", "--weights", weights, "--model", "torchvision", "--name", "alexnet",
                    "--port", str(port), "--threads", str(args.threads)]
@@ -67,7 +108,10 @@ def start(kind):
     sys.exit(f"{kind} server did not start")
 
 
-def stop(process):
+def stop(process, kind):
+    if kind == "torchserve":
+        subprocess.call([os.path.join(os.path.dirname(sys.executable), "torchserve"), "--stop"], stdout=subprocess.DEVNULL,
+                        env=dict(os.environ, PATH=os.path.dirname(sys.executable) + ":" + os.environ["PATH"]))
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=30)
@@ -121,7 +165,7 @@ for repeat in range(args.repeats):
                       + (f"  non-2xx {result['errors']}" if result["errors"] else "") + (f"  {result['socket_errors']}" if result["socket_errors"] else ""),
                       flush=True)
         finally:
-            stop(process)
+            stop(process, kind)
 
 print("\nTop-5 answers to the benchmark JPEG:")
 for kind, top in answers.items():

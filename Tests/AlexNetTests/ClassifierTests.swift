@@ -70,8 +70,13 @@ enum ClassifierFixture {
         }
         // Encoded bytes and a batch of decoded images give the same answer.
         #expect(try classifier.classify(imageData: ImageCodec.encodePNG(photo), top: 3) == guesses)
+        // (A batch of 3 runs as plans of 2 and 1, whose kernels may round differently.)
         let batch = try classifier.classify(images: [photo, ClassifierFixture.photo(width: 17, height: 64), photo], top: 3)
-        #expect(batch.count == 3 && batch[0] == guesses && batch[2] == guesses)
+        #expect(batch.count == 3)
+        for row in [batch[0], batch[2]] {
+            #expect(row.map(\.label) == guesses.map(\.label))
+            for (a, b) in zip(row, guesses) { #expect(abs(a.probability - b.probability) < 1e-6) }
+        }
     }
 
     @Test func isSafeToShareBetweenThreads() throws {

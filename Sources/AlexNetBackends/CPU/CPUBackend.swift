@@ -99,6 +99,15 @@ public final class CPUPlan: ProfilingPlan {
         var current = input
         var index = 0
         let layers = network.layers
+        /// `current` in the channel-blocked layout, through a `LayoutOperation` when it is plain.
+        func blocked(_ current: Activation) throws -> Activation {
+            guard current.shape.count == 4, current.descriptor == (try MemoryDescriptor.plain(current.shape)) else { return current }
+            let layout = try LayoutOperation(name: "\(layers[index].name) layout", input: current,
+                                             to: try MemoryDescriptor.channelBlocked(current.shape), builder: builder)
+            layout.firstLayer = layers[index].index
+            operations.append(layout)
+            return layout.output
+        }
         while index < layers.count {
             let layer = layers[index]
             let nextIsReLU = index + 1 < layers.count && layers[index + 1].layer is ReLU
@@ -117,9 +126,9 @@ public final class CPUPlan: ProfilingPlan {
             case is ReLU, is Tanh, is Sigmoid:
                 operation = try EltwiseOperation(layer, input: current, builder: builder)
             case let lrn as LocalResponseNorm where LRNOperation.supports(lrn):
-                operation = try LRNOperation(layer, input: current, builder: builder)
+                operation = try LRNOperation(layer, input: try blocked(current), builder: builder)
             case is MaxPool, is AveragePool:
-                operation = try PoolingOperation(layer, input: current, builder: builder)
+                operation = try PoolingOperation(layer, input: try blocked(current), builder: builder)
             case is AdaptiveAveragePool where layer.inputShape == layer.outputShape:
                 operation = nil  // the identity
             case let pool as AdaptiveAveragePool where PoolingOperation.supports(pool, input: layer.inputShape):
@@ -199,7 +208,12 @@ public final class CPUPlan: ProfilingPlan {
 
     // The host is where this plan's tensors live.
     public func copyToHost() {}
-    public func copyFromHost() {}
+    /// Parameters live on the host already; an inference plan refreshes its blocked copies of
+    /// the convolution weights here (training plans do it every forward).
+    public func copyFromHost() {
+        DNNLThreads.set(threads)
+        for operation in operations { operation.parametersChanged() }
+    }
     public func withHostGradients(_ body: (FloatBuffer) throws -> Void) rethrows { try body(gradients) }
 
     public func infer(_ tensor: Tensor) throws -> Tensor {

@@ -77,6 +77,9 @@ class CPUOperation {
     /// those buffers with the layouts they need through `PlanBuilder.gradient(_:parity:)`.
     func prepareBackward(outputParity: Int, inputParity: Int?) throws {}
 
+    /// The host wrote new parameters (`Plan.copyFromHost()`): refresh any private copy of them.
+    func parametersChanged() {}
+
     /// Host operations (plain loops, BLAS) receive the gradient buffers themselves once they exist.
     func bind(gradientBuffers: [RawStorage]) {}
 

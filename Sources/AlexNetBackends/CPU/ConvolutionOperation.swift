@@ -5,8 +5,9 @@ import CDNNL
 /// A convolution (grouped too) on oneDNN, with the following ReLU fused as a post-op.
 ///
 /// Weights live in the flat buffer in PyTorch's OIHW (GOIHW for groups); oneDNN's kernels want
-/// a blocked layout, so each forward reorders them into a private copy and each backward
-/// reorders the weight gradient back into the flat gradient buffer. Those tensors are small
+/// a blocked layout, so each training forward reorders them into a private copy (an inference
+/// plan does it once, whenever the host wrote new parameters) and each backward reorders the
+/// weight gradient back into the flat gradient buffer. Those tensors are small
 /// (2.3 M scalars in AlexNet) next to the activations, which stay blocked between layers.
 final class ConvolutionOperation: CPUOperation {
     private let builder: PlanBuilder
@@ -246,8 +247,12 @@ final class ConvolutionOperation: CPUOperation {
     override func forward(_ context: StepContext) {
         let engine = builder.engine
         sourceReorder?.execute(engine)
-        weightsReorder?.execute(engine)
+        if builder.isTraining { weightsReorder?.execute(engine) }
         forwardPrimitive.execute(engine)
+    }
+
+    override func parametersChanged() {
+        if !builder.isTraining { weightsReorder?.execute(builder.engine) }
     }
 
     override func backward(_ context: StepContext) {
