@@ -77,7 +77,7 @@ def start(kind):
                     f"metrics_address=http://127.0.0.1:{free_port()}\ndisable_token_authorization=true\n"
                     f"install_py_dep_per_model=false\nload_models=all\nmodel_store={torchserve_archive()}\n")
         env = dict(os.environ, PATH=os.path.dirname(sys.executable) + ":" + os.environ["PATH"])
-        process = subprocess.Popen(["torchserve", "--start", "--ncs", "--foreground", "--ts-config", config], env=env,
+        process = subprocess.Popen(["torchserve", "--start", "--ncs", "--foreground", "--ts-config", config], env=env, cwd=work,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
         url = f"http://127.0.0.1:{port}"
         for _ in range(300):  # ready once a worker has loaded the model
@@ -110,7 +110,7 @@ def start(kind):
 
 def stop(process, kind):
     if kind == "torchserve":
-        subprocess.call([os.path.join(os.path.dirname(sys.executable), "torchserve"), "--stop"], stdout=subprocess.DEVNULL,
+        subprocess.call([os.path.join(os.path.dirname(sys.executable), "torchserve"), "--stop"], stdout=subprocess.DEVNULL, cwd=work,
                         env=dict(os.environ, PATH=os.path.dirname(sys.executable) + ":" + os.environ["PATH"]))
     process.send_signal(signal.SIGTERM)
     try:
@@ -136,13 +136,13 @@ def milliseconds(text):
 def load(url, clients, seconds):
     output = subprocess.check_output(["wrk", "-t1", f"-c{clients}", f"-d{seconds}s", "--latency", "--timeout", "30s",
                                       "-s", lua, url + "/predictions/alexnet"], text=True)
-    if not re.search(r"50%\s+\S+", output):
+    if not re.search(r"^\s*50%\s+\S+", output, re.M):
         sys.exit(f"wrk gave no latency distribution:\n{output}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: (.*)", output)
     return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
-            "p50": milliseconds(re.search(r"50%\s+(\S+)", output).group(1)),
-            "p99": milliseconds(re.search(r"99%\s+(\S+)", output).group(1)),
+            "p50": milliseconds(re.search(r"^\s*50%\s+(\S+)", output, re.M).group(1)),
+            "p99": milliseconds(re.search(r"^\s*99%\s+(\S+)", output, re.M).group(1)),
             "errors": int(errors.group(1)) if errors else 0, "socket_errors": socket_errors.group(1) if socket_errors else ""}
 
 

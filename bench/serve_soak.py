@@ -5,8 +5,10 @@ must stay up, and its memory (VmRSS) must stay flat after the first thousand req
 
     python3 bench/serve_soak.py --alexnet .build/release/alexnet --checkpoint runs/quick/best.safetensors
 """
-import argparse, gzip, http.client, io, json, os, random, re, signal, struct, subprocess, sys, threading, time, zlib
+import argparse, http.client, json, os, random, re, signal, struct, subprocess, sys, threading, time
 from collections import Counter
+
+from fashion_png import png, test_images
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--alexnet", default=".build/release/alexnet")
@@ -17,24 +19,15 @@ parser.add_argument("--max-growth-mb", type=float, default=64, help="fail when m
 args = parser.parse_args()
 
 
-def png(pixels, width, height, channels=1):
-    raw = b"".join(b"\x00" + pixels[y * width * channels:(y + 1) * width * channels] for y in range(height))
-    def chunk(kind, body):
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-    color = 0 if channels == 1 else 2
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, color, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-
-
-images = gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").read()[16:16 + 784 * 64]
-pngs = [png(images[k * 784:(k + 1) * 784], 28, 28) for k in range(64)]
+images = test_images(64)
+pngs = [png(image, 28, 28) for image in images]
 bomb = png(b"\x00" * 16, 4, 4)
 bomb = bomb[:16] + struct.pack(">II", 60000, 60000) + bomb[24:]  # claims 60000x60000; CRC now wrong too
 boundary = "soakboundary"
 def form(data):
     return (f"--{boundary}\r\nContent-Disposition: form-data; name=\"data\"; filename=\"x.png\"\r\n\r\n".encode() + data
             + f"\r\n--{boundary}--\r\n".encode())
-pixels = list(images[:784])
+pixels = list(images[0])
 good_infer = json.dumps({"inputs": [{"name": "image", "datatype": "UINT8", "shape": [1, 28, 28, 1], "data": pixels}]}).encode()
 bad_infer = json.dumps({"inputs": [{"name": "image", "datatype": "UINT8", "shape": [1, 28, 28, 2], "data": pixels}]}).encode()
 big = b"\xff\xd8\xff" + b"\x00" * (9 << 20)

@@ -8,7 +8,7 @@ reason; saves a screenshot; stops the server with SIGTERM and checks it exits 0.
 
     scripts/browser_test.py ALEXNET CHECKPOINT SCREENSHOT.png
 """
-import gzip, json, os, re, signal, struct, subprocess, sys, tempfile, time, zlib
+import json, os, re, signal, subprocess, sys, tempfile, time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
@@ -16,29 +16,21 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+from fashion_png import png, test_images  # noqa: E402
+
 alexnet, checkpoint, screenshot = sys.argv[1:4]
 work = tempfile.mkdtemp(prefix="alexnet-browser-")
 
 
-def png(pixels, width, height, path):
-    """A gray PNG, written with zlib alone."""
-    raw = b"".join(b"\x00" + pixels[y * width:(y + 1) * width] for y in range(height))
-    def chunk(kind, body):
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-                + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
-
-
 # Test images 0, 1 and 2 of Fashion-MNIST (an ankle boot, a pullover, a trouser), enlarged 8x
 # so the page shows them at a size a person can see.
-images = gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz").read()[16:]
 files = []
-for k in range(3):
-    small = images[k * 784:(k + 1) * 784]
+for k, small in enumerate(test_images(3)):
     big = bytes(small[(y // 8) * 28 + x // 8] for y in range(224) for x in range(224))
     files.append(os.path.join(work, f"test-{k}.png"))
-    png(big, 224, 224, files[-1])
+    with open(files[-1], "wb") as f:
+        f.write(png(big, 224, 224))
 not_an_image = os.path.join(work, "notes.png")
 with open(not_an_image, "w") as f:
     f.write("this is text, not a picture\n")
@@ -86,8 +78,9 @@ try:
         widths = [r.find_element(By.CSS_SELECTOR, ".bar").size["width"] for r in rows]
         if widths != sorted(widths, reverse=True) or widths[0] <= 0:
             failures.append(f"{path}: bar widths {widths} do not follow the probabilities")
-    browser.save_screenshot(screenshot)
-    print("screenshot:", screenshot)
+        if path == files[0]:
+            browser.save_screenshot(screenshot)
+            print("screenshot:", screenshot)
     browser.find_element(By.ID, "file").send_keys(not_an_image)
     WebDriverWait(browser, 20).until(lambda b: b.find_element(By.ID, "error").is_displayed())
     error = browser.find_element(By.ID, "error").text

@@ -15,15 +15,20 @@ struct ServeCommand: ParsableCommand {
         abstract: "Serve a trained network over HTTP: a web page, TorchServe's API, the Open Inference Protocol (KServe v2) and Prometheus metrics.",
         discussion: """
             Routes (NAME is --name):
-              GET  /                          a page: drop an image, see its top 5 classes
-              POST /predictions/NAME          TorchServe: an image (raw JPEG/PNG bytes, or the multipart \
-            field 'data') -> {"label": probability, ...}, top 5 (?top=k)
-              GET  /ping                      TorchServe's health check
-              GET  /v2/health/live, /v2/health/ready, /v2/models/NAME, /v2/models/NAME/ready
-              POST /v2/models/NAME/infer      Open Inference Protocol: FP32 [N, C, H, W] preprocessed or \
-            UINT8 [N, H, W, C] pixels of any size -> logits and probabilities; the classification \
-            extension ("parameters": {"classification": k}) answers "score:index:label" strings
-              GET  /metrics                   Prometheus: requests, latency, queue time, batch sizes
+              GET  /                      a page: drop an image, see its top 5 classes
+              POST /predictions/NAME      TorchServe: an image (raw JPEG or PNG bytes, or
+                                          the multipart field 'data') -> {"label": p, ...},
+                                          the top 5 (?top=k)
+              GET  /ping                  TorchServe's health check
+              GET  /v2/health/live, /v2/health/ready
+              GET  /v2/models/NAME, /v2/models/NAME/ready
+              POST /v2/models/NAME/infer  Open Inference Protocol: FP32 [N, C, H, W]
+                                          preprocessed, or UINT8 [N, H, W, C] pixels of
+                                          any size -> logits, probabilities; with
+                                          "parameters": {"classification": k}, the top k
+                                          as "score:index:label"
+              GET  /metrics               Prometheus: requests, latency, queue time,
+                                          inference time, batch sizes
 
             Concurrent requests are batched: a worker runs up to --max-batch images at once, waiting \
             for more only while requests are still being decoded, and never longer than --max-delay-ms. \

@@ -49,7 +49,7 @@ struct InferenceProtocolRoutes {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit { throw NIOTooManyBytesError(maxBytes: limit) }
         let mediaType = (request.headers[.contentType] ?? "application/json").split(separator: ";")[0].lowercased()
         guard mediaType == "application/json" else {
-            throw ServeError(.unsupportedMediaType, "infer takes a JSON body (Content-Type: application/json), got '\(mediaType)'")
+            throw ServeError(.unsupportedMediaType, "infer takes a JSON body: send it with Content-Type: application/json (curl -H 'Content-Type: application/json'), not '\(mediaType)'")
         }
         let body = try await request.body.collect(upTo: limit)
         let inference = try JSONDecoder().decode(InferRequest.self, from: Data(buffer: body))

@@ -220,7 +220,10 @@ import Testing
     // 9. Help that tells the truth.
     @Test func helpSaysWhatExists() throws {
         let top = try alexnet(["--help"])
-        #expect(top.output.contains("quick") && !top.output.contains("serve") && !top.output.contains("explain"), "\(top.output)")
+        #expect(top.output.contains("quick") && top.output.contains("serve") && !top.output.contains("explain"), "\(top.output)")
+        let serve = try alexnet(["serve", "--help"])
+        #expect(serve.output.contains("/predictions/NAME") && serve.output.contains("/v2/models/NAME/infer") && serve.output.contains("--max-batch"),
+                "\(serve.output)")
         let train = try alexnet(["train", "--help"])
         #expect(train.output.contains("sgd|adam") && train.output.contains("constant|step|plateau")
                 && train.output.contains("--print-config") && train.output.contains("cpu (oneDNN"), "\(train.output)")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The page of `alexnet serve` tested in headless Chromium (Selenium): installs what it needs
-# (Debian's chromium and chromium-driver, selenium from PyPI into .venv-browser), trains a
-# small checkpoint when none is given, and runs scripts/browser_test.py.
-#   scripts/browser-test.sh [CHECKPOINT] [SCREENSHOT]
+# `alexnet serve` checked from outside, as CI runs it: the page in headless Chromium driven by
+# Selenium (scripts/browser_test.py), then a soak of 20,000 mixed good and bad requests
+# (bench/serve_soak.py). Installs what it needs (Debian's chromium and chromium-driver, selenium
+# from PyPI into .venv-browser) and trains a small checkpoint when none is given.
+#   scripts/serve-checks.sh [CHECKPOINT] [SCREENSHOT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v chromium > /dev/null || ! command -v chromedriver > /dev/null; then
@@ -29,3 +30,4 @@ if [ -z "$checkpoint" ]; then
     checkpoint="$out/run/best.safetensors"
 fi
 .venv-browser/bin/python scripts/browser_test.py "$alexnet" "$checkpoint" "${2:-$(mktemp -d)/serve-page.png}"
+python3 bench/serve_soak.py --alexnet "$alexnet" --checkpoint "$checkpoint"
