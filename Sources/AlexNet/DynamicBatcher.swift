@@ -115,12 +115,9 @@ public final class DynamicBatcher: Sendable {
 
     /// Stops taking images, runs those already taken, and returns when the worker has stopped.
     public func close() async {
-        let first = state.withLock { state in
-            defer { state.closed = true }
-            return !state.closed
-        }
-        guard first else { return }
+        state.withLock { $0.closed = true }
         wake.signal()
+        // Each caller waits for the worker's one signal and passes it on to the next.
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             DispatchQueue.global().async { [stopped] in
                 stopped.wait()

@@ -60,6 +60,7 @@ import Testing
         #expect(logits.count == 3)
         #expect(ContinuousClock.now - started < .seconds(10))
         await batcher.close()
+        await batcher.close()  // a second close returns too
     }
 
     @Test func aFullQueueRefusesAtOnceAndFailuresFreeTheirPlaces() async throws {
