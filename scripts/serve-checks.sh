@@ -6,13 +6,19 @@
 #   scripts/serve-checks.sh [CHECKPOINT] [SCREENSHOT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v chromium > /dev/null || ! command -v chromedriver > /dev/null; then
+missing=()
+command -v chromium > /dev/null || missing+=(chromium)
+command -v chromedriver > /dev/null || missing+=(chromium-driver)
+python3 -c "import ensurepip" 2> /dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
     export DEBIAN_FRONTEND=noninteractive
+    sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
     for attempt in 1 2 3; do
-        apt-get install -y -q chromium chromium-driver > /dev/null && break
-        apt-get update -q > /dev/null || true
+        $sudo apt-get install -y -q "${missing[@]}" > /dev/null && break
+        $sudo apt-get update -q > /dev/null || true
         sleep 5
     done
+    command -v chromedriver > /dev/null || { echo "serve-checks: could not install ${missing[*]}" >&2; exit 1; }
 fi
 if [ ! -x .venv-browser/bin/python ]; then
     python3 -m venv .venv-browser
