@@ -19,7 +19,8 @@ import Testing
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for c in 0..<clients {
                     group.addTask {
-                        let connection = TestClient(host: "127.0.0.1", port: port)
+                        // A generous read timeout: CI runs other suites beside this one on 2 cores.
+                        let connection = TestClient(host: "127.0.0.1", port: port, configuration: .init(timeout: .seconds(300)))
                         connection.connect()
                         for round in 0..<rounds {
                             let k = (c + round * 5) % images.count

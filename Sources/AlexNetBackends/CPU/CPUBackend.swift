@@ -99,9 +99,13 @@ public final class CPUPlan: ProfilingPlan {
         var current = input
         var index = 0
         let layers = network.layers
-        /// `current` in the channel-blocked layout, through a `LayoutOperation` when it is plain.
+        /// `current` in the channel-blocked layout, through a `LayoutOperation` when it is plain
+        /// (inference plans).
         func blocked(_ current: Activation) throws -> Activation {
-            guard current.shape.count == 4, current.descriptor == (try MemoryDescriptor.plain(current.shape)) else { return current }
+            // Inference plans only: with the reorder in training plans, a data-parallel run
+            // interrupted under load crashed with a corrupted heap (not yet understood).
+            guard !builder.isTraining, current.shape.count == 4,
+                  current.descriptor == (try MemoryDescriptor.plain(current.shape)) else { return current }
             let layout = try LayoutOperation(name: "\(layers[index].name) layout", input: current,
                                              to: try MemoryDescriptor.channelBlocked(current.shape), builder: builder)
             layout.firstLayer = layers[index].index

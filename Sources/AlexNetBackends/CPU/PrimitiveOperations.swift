@@ -170,6 +170,8 @@ final class PoolingOperation: CPUOperation {
 /// back) where an operation that chose plain (a gemm-based convolution: conv1 on AVX2, whose
 /// 3 input channels and stride 4 its jit kernels do not take) feeds pooling or LRN, which run
 /// 10-20x slower on plain NCHW than blocked (AlexNet's pool1: 36 of 338 ms at batch 16).
+/// Inference plans only for now (see `CPUPlan.lower`); its backward is kept for when training
+/// plans use it again.
 final class LayoutOperation: CPUOperation {
     private let builder: PlanBuilder
     private let forwardPrimitive: BoundPrimitive
