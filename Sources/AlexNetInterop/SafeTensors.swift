@@ -240,7 +240,8 @@ public struct SafeTensors: @unchecked Sendable {
         }
     }
 
-    static func jsonString(_ string: String) -> String {
+    /// `string` as a JSON string literal (also what the server writes its messages with).
+    public static func jsonString(_ string: String) -> String {
         var out = "\""
         for scalar in string.unicodeScalars {
             switch scalar {

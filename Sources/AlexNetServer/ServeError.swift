@@ -82,23 +82,7 @@ struct ErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 /// first) and for messages.
 enum JSONText {
     /// `text` as a JSON string literal.
-    static func string(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func string(_ text: String) -> String { SafeTensors.jsonString(text) }
 
     /// A number, or null where JSON has none (NaN, infinity).
     static func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "null" }
