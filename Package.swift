@@ -38,6 +38,7 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", path: "Sources/CTurboJPEG"),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c"),
+        .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
         // The Backend protocol, the plain-Swift reference backend (the oracle), and the cpu
         // backend on oneDNN.
         .target(name: "AlexNetBackends", dependencies: ["AlexNetCore", "AlexNetNetwork", "CDNNL"], swiftSettings: optimized),
@@ -55,10 +56,11 @@ let package = Package(
             dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop"],
             swiftSettings: optimized),
         // The umbrella: re-exports every library module and holds the inference API
-        // (`TrainedModel`, `Classifier`) that the CLI and other Swift packages use.
+        // (`TrainedModel`, `Classifier`, features, neighbours, binary codes, Grad-CAM) that the CLI
+        // and other Swift packages use.
         .target(
             name: "AlexNet",
-            dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop", "AlexNetTraining"],
+            dependencies: ["AlexNetCore", "AlexNetNetwork", "AlexNetBackends", "AlexNetData", "AlexNetInterop", "AlexNetTraining", "CLAPACK"],
             swiftSettings: optimized),
         // Data-parallel training over Open MPI: the reducer that averages gradients on a
         // communication thread. Only the command line links it; the library stays MPI-free.

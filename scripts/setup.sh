@@ -9,6 +9,8 @@ packages=(
   libturbojpeg0-dev    # JPEG decoding
   libpng-dev           # PNG decoding and plots
   zlib1g-dev           # gzip-compressed IDX files
+  liblapacke-dev       # LAPACK's eigensolver for PCA and ITQ (`alexnet features --codes`)
+  libopenblas-dev      # ... run by OpenBLAS's LAPACK instead of the slow reference one
   libssl-dev           # SHA-256 of downloaded datasets (libcrypto)
   libcurl4             # HTTP(S) for `alexnet data download` (Foundation's URLSession uses it)
   libopenmpi-dev       # Open MPI 4.1: data-parallel training across processes and machines (`mpirun ... alexnet train`)

@@ -102,13 +102,7 @@ public final class Classifier: Sendable {
     /// The network's input for one image of any size and channel count: resized, centre
     /// cropped and normalised as the training run did; `network.inputShape.elementCount` floats.
     public func input(for image: Image, source: String = "image") throws -> [Float] {
-        let shape = network.inputShape
-        var input = [Float](repeating: 0, count: shape.elementCount)
-        try input.withUnsafeMutableBufferPointer { buffer throws(DataError) in
-            try preprocessing.prepare(image, as: shape, training: false, random: Philox(seed: 0), index: 0,
-                                      into: buffer.baseAddress!, source: source)
-        }
-        return input
+        try preprocessing.evaluationInput(for: image, as: network.inputShape, source: source)
     }
 
     /// The logits `[count, classes]` of `count` inputs laid end to end (each one

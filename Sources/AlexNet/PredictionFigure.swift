@@ -34,21 +34,7 @@ public enum PredictionFigure {
     static func draw(_ panel: Panel, on canvas: inout Canvas, x: Int, y: Int) {
         let black: Canvas.Color = (0, 0, 0)
         canvas.text(String(panel.title.suffix(32)), x: x + width / 2, y: y + 4, black, anchor: .center)
-        // The image, nearest-neighbour into a square of `picture` pixels, centred.
-        let image = panel.image
-        let scale = Double(picture) / Double(max(image.width, image.height, 1))
-        let (w, h) = (max(1, Int(Double(image.width) * scale)), max(1, Int(Double(image.height) * scale)))
-        let (left, top) = (x + (width - w) / 2, y + 16 + (picture - h) / 2)
-        let pixels = image.pixels
-        for py in 0..<h {
-            let sy = min(image.height - 1, Int(Double(py) / scale))
-            for px in 0..<w {
-                let sx = min(image.width - 1, Int(Double(px) / scale))
-                let base = (sy * image.width + sx) * image.channels
-                canvas.set(left + px, top + py, image.channels >= 3
-                    ? (pixels[base], pixels[base + 1], pixels[base + 2]) : (pixels[base], pixels[base], pixels[base]))
-            }
-        }
+        canvas.draw(panel.image, fittedInto: picture, x: x + (width - picture) / 2, y: y + 16)
         // One bar per class: the name, and a bar as long as the probability.
         let barLeft = x + 96, barWidth = width - 96 - 8
         for (k, guess) in panel.guesses.enumerated() {

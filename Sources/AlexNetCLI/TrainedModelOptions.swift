@@ -14,17 +14,21 @@ struct TrainedModelOptions: ParsableArguments {
     var classNames: String?
 
     func validate() throws {
-        guard (checkpoint == nil) != (weights == nil) else { throw ValidationError("give either --checkpoint or --weights") }
+        if checkpoint != nil, weights != nil { throw ValidationError("give either --checkpoint or --weights, not both") }
         if checkpoint != nil, model != nil || classNames != nil {
             throw ValidationError("--model and --class-names go with --weights; a checkpoint carries its own network and classes")
         }
     }
+
+    /// Whether a model was named (`neighbors` needs one only for query images).
+    var isGiven: Bool { checkpoint != nil || weights != nil }
 
     /// The file the model comes from.
     var path: String { checkpoint ?? weights ?? "" }
 
     /// The trained model the options name.
     func load() throws -> TrainedModel {
+        guard isGiven else { throw CLIError("give either --checkpoint or --weights") }
         if let checkpoint { return try TrainedModel(checkpoint: checkpoint) }
         let names = try classNames.map { path in
             try readText(path).split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }

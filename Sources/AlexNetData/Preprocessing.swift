@@ -120,6 +120,15 @@ public struct Preprocessing: Codable, Sendable, Equatable {
         normalize(prepared, training: training, random: random, index: index, into: output)
     }
 
+    /// One image as evaluation input of `shape` (centre crop, no augmentation), as a new array.
+    public func evaluationInput(for image: Image, as shape: Shape, source: String = "image") throws(DataError) -> [Float] {
+        var input = [Float](repeating: 0, count: shape.elementCount)
+        try input.withUnsafeMutableBufferPointer { buffer throws(DataError) in
+            try prepare(image, as: shape, training: false, random: Philox(seed: 0), index: 0, into: buffer.baseAddress!, source: source)
+        }
+        return input
+    }
+
     /// The paper's ten test crops of `image` (see `tenCrops`), normalised into `output`, which
     /// holds ten inputs of `shape` one after another.
     public func prepareTenCrops(_ image: Image, as shape: Shape, into output: UnsafeMutablePointer<Float>,

@@ -159,7 +159,8 @@ public struct SafeTensors: @unchecked Sendable {
         let base = dataStart + entry.begin
         switch entry.dtype {
         case .f32:
-            for i in 0..<result.count { result[i] = Float(bitPattern: bytes.uint32(at: base + 4 * i)) }
+            // This machine is little-endian, as the format: the bytes are the floats.
+            result.withUnsafeMutableBytes { $0.copyMemory(from: bytes.slice(base, entry.end - entry.begin)) }
         case .f16:
             for i in 0..<result.count { result[i] = Self.halfToFloat(bytes.uint16(at: base + 2 * i)) }
         case .bf16:
@@ -173,6 +174,27 @@ public struct SafeTensors: @unchecked Sendable {
             throw SafeTensorsError(source, "tensor '\(name)' is \(entry.dtype.rawValue), not a floating-point type")
         }
         return result
+    }
+
+    /// The tensor `name` as integers (I64, I32, I16, I8 and U8; floating-point types are refused).
+    public func integers(_ name: String) throws(SafeTensorsError) -> [Int] {
+        guard let entry = self[name] else { throw SafeTensorsError(source, "has no tensor '\(name)'") }
+        let base = dataStart + entry.begin
+        let count = entry.elementCount
+        switch entry.dtype {
+        case .i64: return (0..<count).map { Int(Int64(bitPattern: UInt64(bytes.uint32(at: base + 8 * $0)) | UInt64(bytes.uint32(at: base + 8 * $0 + 4)) << 32)) }
+        case .i32: return (0..<count).map { Int(Int32(bitPattern: bytes.uint32(at: base + 4 * $0))) }
+        case .i16: return (0..<count).map { Int(Int16(bitPattern: bytes.uint16(at: base + 2 * $0))) }
+        case .i8: return (0..<count).map { Int(Int8(bitPattern: bytes[base + $0])) }
+        case .u8: return (0..<count).map { Int(bytes[base + $0]) }
+        default: throw SafeTensorsError(source, "tensor '\(name)' is \(entry.dtype.rawValue), not an integer type")
+        }
+    }
+
+    /// The raw little-endian bytes of tensor `name`, whatever its dtype.
+    public func rawBytes(_ name: String) throws(SafeTensorsError) -> [UInt8] {
+        guard let entry = self[name] else { throw SafeTensorsError(source, "has no tensor '\(name)'") }
+        return Array(bytes.slice(dataStart + entry.begin, entry.end - entry.begin))
     }
 
     /// IEEE 754 binary16 to binary32, subnormals, infinities and NaNs included.
@@ -189,17 +211,26 @@ public struct SafeTensors: @unchecked Sendable {
 
     // MARK: Writing
 
-    /// One tensor to write: float32 data the caller keeps alive during `write`.
+    /// One tensor to write: little-endian data the caller keeps alive during `write`.
     public struct Output {
         public var name: String
         public var shape: [Int]
-        public var data: UnsafeBufferPointer<Float>
+        public var dtype: DType
+        public var bytes: UnsafeRawBufferPointer
 
+        /// A float32 tensor.
         public init(name: String, shape: [Int], data: UnsafeBufferPointer<Float>) {
-            precondition(shape.reduce(1, *) == data.count, "SafeTensors: '\(name)' has \(data.count) values for shape \(shape)")
+            self.init(name: name, shape: shape, dtype: .f32, bytes: UnsafeRawBufferPointer(data))
+        }
+
+        /// A tensor of any dtype, from its little-endian bytes.
+        public init(name: String, shape: [Int], dtype: DType, bytes: UnsafeRawBufferPointer) {
+            precondition(shape.reduce(1, *) * dtype.size == bytes.count,
+                         "SafeTensors: '\(name)' has \(bytes.count) bytes for shape \(shape) of \(dtype.rawValue)")
             self.name = name
             self.shape = shape
-            self.data = data
+            self.dtype = dtype
+            self.bytes = bytes
         }
     }
 
@@ -212,9 +243,9 @@ public struct SafeTensors: @unchecked Sendable {
         }
         var offset = 0
         for tensor in tensors {
-            let end = offset + 4 * tensor.data.count
+            let end = offset + tensor.bytes.count
             let shape = tensor.shape.map(String.init).joined(separator: ",")
-            parts.append("\(jsonString(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
+            parts.append("\(jsonString(tensor.name)):{\"dtype\":\"\(tensor.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(end)]}")
             offset = end
         }
         var header = Array("{\(parts.joined(separator: ","))}".utf8)
@@ -222,7 +253,7 @@ public struct SafeTensors: @unchecked Sendable {
         return header
     }
 
-    /// Writes `tensors` (float32, in the given order) and `metadata` to `path` atomically:
+    /// Writes `tensors` (in the given order) and `metadata` to `path` atomically:
     /// into a temporary file beside it, flushed to disk, then renamed over `path`. A crash at any
     /// moment leaves either the old file or the new one, never a mix.
     public static func write(_ tensors: [Output], metadata: [String: String] = [:], to path: String) throws(SafeTensorsError) {
@@ -235,7 +266,7 @@ public struct SafeTensors: @unchecked Sendable {
             try file.write(prefix)
             try file.write(header)
             for tensor in tensors {
-                try file.write(UnsafeRawBufferPointer(tensor.data))
+                try file.write(tensor.bytes)
             }
         }
     }

@@ -154,6 +154,8 @@ public enum NetworkError: Error, Equatable, CustomStringConvertible {
     case empty(network: String)
     case noClassifier(network: String)
     case tooLarge(String)
+    case unknownLayer(String, network: String, layers: [String])
+    case noHiddenLayer(network: String)
 
     public var description: String {
         switch self {
@@ -167,6 +169,10 @@ public enum NetworkError: Error, Equatable, CustomStringConvertible {
             return "network '\(network)' has no linear layer whose outputs could be the classes"
         case let .tooLarge(what):
             return "\(what) is too large for any machine (more than 2^40 values, or 2^50 multiply-accumulates)"
+        case let .unknownLayer(name, network, layers):
+            return "network '\(network)' has no layer '\(name)'; its layers are \(layers.joined(separator: ", "))"
+        case let .noHiddenLayer(network):
+            return "network '\(network)' has no hidden linear layer before its classifier: name the layer to use"
         }
     }
 }

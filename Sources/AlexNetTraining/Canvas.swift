@@ -40,6 +40,24 @@ public struct Canvas {
         }
     }
 
+    /// Draws `image` (gray or colour) scaled by nearest neighbour to fit a `size` x `size`
+    /// square whose top-left corner is (x, y), centred in it.
+    public mutating func draw(_ image: Image, fittedInto size: Int, x: Int, y: Int) {
+        let scale = Double(size) / Double(max(image.width, image.height, 1))
+        let (w, h) = (max(1, Int(Double(image.width) * scale)), max(1, Int(Double(image.height) * scale)))
+        let (left, top) = (x + (size - w) / 2, y + (size - h) / 2)
+        let pixels = image.pixels
+        for py in 0..<h {
+            let sy = min(image.height - 1, Int(Double(py) / scale))
+            for px in 0..<w {
+                let sx = min(image.width - 1, Int(Double(px) / scale))
+                let base = (sy * image.width + sx) * image.channels
+                set(left + px, top + py, image.channels >= 3
+                    ? (pixels[base], pixels[base + 1], pixels[base + 2]) : (pixels[base], pixels[base], pixels[base]))
+            }
+        }
+    }
+
     /// A line `thickness` pixels wide (square brush) from (x0, y0) to (x1, y1).
     public mutating func line(_ x0: Double, _ y0: Double, _ x1: Double, _ y1: Double, _ color: Color, thickness: Int = 1) {
         let steps = max(1, Int(max(abs(x1 - x0), abs(y1 - y0)).rounded(.up)))

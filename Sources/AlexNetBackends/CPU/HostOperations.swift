@@ -95,9 +95,7 @@ final class LinearOperation: CPUOperation {
     private func gemm(_ transposeA: Bool, _ transposeB: Bool, _ m: Int, _ n: Int, _ k: Int,
                       _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
                       _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
-        let status = dnnl_sgemm(transposeA ? 84 : 78, transposeB ? 84 : 78, dnnl_dim_t(m), dnnl_dim_t(n), dnnl_dim_t(k),
-                                1, a, dnnl_dim_t(lda), b, dnnl_dim_t(ldb), 0, c, dnnl_dim_t(ldc))  // 'T' or 'N'
-        precondition(status == dnnl_success, "oneDNN: dnnl_sgemm failed with status \(status.rawValue)")
+        MatrixMultiply.sgemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a, lda: lda, b, ldb: ldb, c, ldc: ldc)
     }
 
     override var implementation: String { "onednn sgemm" + (fusedReLU ? " + bias/ReLU" : " + bias") }
