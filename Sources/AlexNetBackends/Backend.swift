@@ -2,9 +2,11 @@ import AlexNetCore
 import AlexNetNetwork
 
 /// What a plan is made for: training plans have backward passes, gradient buffers and optimizer
-/// state; inference plans only run forward in evaluation mode (and need less memory).
+/// state; inference plans only run forward in evaluation mode (and need less memory);
+/// attribution plans are training plans whose backward pass also gives the gradient with
+/// respect to the input (`Plan.inputGradient`), which training never needs (Grad-CAM, saliency).
 public enum PlanMode: String, Sendable, CaseIterable {
-    case training, inference
+    case training, inference, attribution
 }
 
 /// A backend turns a network description, for one batch size and mode, into an executable
@@ -83,6 +85,13 @@ public protocol Plan: AnyObject {
     /// Applies `optimizer` at `learningRate` to the parameters using the gradients, as step
     /// `step` (from 0, the same count `computeGradients` took).
     func update(with optimizer: Optimizer, learningRate: Float, step: Int) throws
+
+    /// The gradient with respect to `input` (`[N] + inputShape`) of the sum of `outputGradient`
+    /// times the plan's output (`[N, outputs]`): one forward pass in training mode (dropout
+    /// applies: leave it out of the network, as `Network.suffix(after:inputShape:evaluation:)`
+    /// does, for evaluation-mode gradients), then backward from `outputGradient`. Parameter
+    /// gradients are overwritten on the way. Plans made for `.attribution` only.
+    func inputGradient(input: Tensor, outputGradient: Tensor) throws -> Tensor
 }
 
 extension Plan {

@@ -20,7 +20,7 @@ public enum MemoryBudget {
     /// The bytes that do not depend on the batch, and those of one image.
     static func parts(_ network: ResolvedNetwork, mode: PlanMode) -> (fixed: Int, perImage: Int) {
         let summary = Summary(network)
-        return ((summary.parameterBytes + 4 * summary.stateScalars) * (mode == .training ? 3 : 1),
+        return ((summary.parameterBytes + 4 * summary.stateScalars) * (mode == .training ? 3 : mode == .attribution ? 2 : 1),
                 summary.trainingActivationBytesPerImage)
     }
 

@@ -48,7 +48,8 @@ public final class CPUPlan: ProfilingPlan {
     public let optimizerState = OptimizerState()
     public let seed: UInt64
     public let mode: PlanMode
-    private var isTraining: Bool { mode == .training }
+    /// Whether the plan has backward passes (training and attribution plans).
+    private var isTraining: Bool { mode != .inference }
     public let threads: Int
     /// When true, forward and backward record the time of every operation.
     public var isProfiling = false
@@ -67,7 +68,7 @@ public final class CPUPlan: ProfilingPlan {
         self.batchSize = batchSize
         self.seed = seed
         self.mode = mode
-        let isTraining = mode == .training
+        let isTraining = mode != .inference
         self.threads = threads ?? CPUBackend.coreCount
         DNNLThreads.set(self.threads)
         engine = try DNNLEngine()
@@ -77,10 +78,11 @@ public final class CPUPlan: ProfilingPlan {
         let builder = PlanBuilder(engine: engine, batchSize: batchSize, isTraining: isTraining, winograd: winograd,
                                   parameters: parameters, gradients: gradients, state: state)
         input = try Activation(try MemoryDescriptor.plain([batchSize] + network.inputShape.dimensions), engine: engine)
-        operations = try Self.lower(network, input: input, builder: builder)
+        operations = try Self.lower(network, input: input, builder: builder, inputGradient: mode == .attribution)
         if isTraining {
+            // The first operation's input gradient goes to buffer 0 in attribution plans only.
             for (k, operation) in operations.enumerated() {
-                try operation.prepareBackward(outputParity: (k + 1) % 2, inputParity: k == 0 ? nil : k % 2)
+                try operation.prepareBackward(outputParity: (k + 1) % 2, inputParity: k == 0 && mode != .attribution ? nil : k % 2)
             }
             builder.reserveGradientBytes((operations.last?.output ?? input).descriptor.byteCount)
         }
@@ -94,7 +96,8 @@ public final class CPUPlan: ProfilingPlan {
 
     /// Maps the layers onto operations, fusing each ReLU that follows a convolution or a linear
     /// layer, and ending with the logits in plain layout.
-    private static func lower(_ network: ResolvedNetwork, input: Activation, builder: PlanBuilder) throws -> [CPUOperation] {
+    private static func lower(_ network: ResolvedNetwork, input: Activation, builder: PlanBuilder,
+                              inputGradient: Bool) throws -> [CPUOperation] {
         var operations: [CPUOperation] = []
         var current = input
         var index = 0
@@ -122,7 +125,7 @@ public final class CPUPlan: ProfilingPlan {
             switch layer.layer {
             case is Convolution:
                 operation = try ConvolutionOperation(layer, fusedReLU: fusedName, input: current, builder: builder,
-                                                     isFirst: operations.isEmpty)
+                                                     isFirst: operations.isEmpty && !inputGradient)
                 if nextIsReLU { index += 1 }
             case is Linear where isPlain:
                 operation = try LinearOperation(layer, fusedReLU: fusedName, input: current, builder: builder)
@@ -241,6 +244,22 @@ public final class CPUPlan: ProfilingPlan {
         let output = StepOutput(loss: loss, logits: logitsTensor())
         backward(step: step, firstRow: firstRow, gradientsReady: gradientsReady)
         return output
+    }
+
+    public func inputGradient(input tensor: Tensor, outputGradient: Tensor) throws -> Tensor {
+        guard mode == .attribution else { throw PlanError.wrongMode("give input gradients", mode) }
+        try check(input: tensor)
+        let outputShape = [batchSize] + network.outputShape.dimensions
+        guard outputGradient.shape == outputShape else { throw PlanError.inputShape(outputGradient.shape, expected: outputShape) }
+        _ = input.floats.update(fromContentsOf: tensor.scalars)
+        forward(isTraining: true, step: 0)
+        engine.wait()
+        let dz = sharedBuffers[1 + operations.count % 2].pointer.assumingMemoryBound(to: Float.self)
+        dz.update(from: outputGradient.scalars, count: outputGradient.scalars.count)
+        backward(step: 0, firstRow: 0, gradientsReady: nil)
+        // The first operation wrote the input gradient, in the input's plain layout, to buffer 0.
+        let dx = sharedBuffers[1].pointer.assumingMemoryBound(to: Float.self)
+        return Tensor(shape: tensor.shape, scalars: Array(UnsafeBufferPointer(start: dx, count: tensor.scalars.count)))
     }
 
     /// The optimizer over the flat buffers, split across threads.

@@ -90,7 +90,7 @@ public final class ReferencePlan: Plan {
 
     public func computeGradients(input: Tensor, labels: [Int], step: Int, firstRow: Int,
                                  gradientsReady: ((Int) -> Void)?) throws -> StepOutput {
-        guard mode == .training else { throw PlanError.wrongMode("compute gradients", mode) }
+        guard mode != .inference else { throw PlanError.wrongMode("compute gradients", mode) }
         try check(input: input, labels: labels)
         let activations = forward(input, isTraining: true, step: UInt64(step), firstRow: firstRow)
         let logits = activations.last!
@@ -101,8 +101,18 @@ public final class ReferencePlan: Plan {
         return StepOutput(loss: loss, logits: logits)
     }
 
+    public func inputGradient(input: Tensor, outputGradient: Tensor) throws -> Tensor {
+        guard mode == .attribution else { throw PlanError.wrongMode("give input gradients", mode) }
+        try check(input: input)
+        let outputShape = [batchSize] + network.outputShape.dimensions
+        guard outputGradient.shape == outputShape else { throw PlanError.inputShape(outputGradient.shape, expected: outputShape) }
+        let activations = forward(input, isTraining: true, step: 0)
+        gradients.fill(with: 0)
+        return backward(activations: activations, outputGradient: outputGradient, step: 0)
+    }
+
     public func update(with optimizer: Optimizer, learningRate: Float, step: Int) throws {
-        guard mode == .training else { throw PlanError.wrongMode("update its parameters", mode) }
+        guard mode != .inference else { throw PlanError.wrongMode("update its parameters", mode) }
         let state = optimizerState.buffers(for: optimizer, count: parameters.count)
         optimizer.update(learningRate: learningRate, step: step, parameters: parameters, gradients: gradients, state: state,
                          layout: network.layout, chunks: 1)
