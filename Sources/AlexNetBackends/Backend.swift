@@ -147,7 +147,8 @@ public enum PlanError: Error, Equatable, CustomStringConvertible {
             "a plan for \(mode.rawValue) of \(network) at batch \(batchSize) needs at least \(gibibytes(needed)), but this machine "
                 + "has \(gibibytes(available)) available; "
                 + (largestBatch > 0 ? "try a batch of \(largestBatch) or less" : "the network's parameters alone do not fit: make it smaller")
-        case let .wrongMode(what, mode): "a plan made for \(mode.rawValue) cannot \(what); make one for training"
+        case let .wrongMode(what, mode):
+            "a plan made for \(mode.rawValue) cannot \(what); make one for \(what == "give input gradients" ? "attribution" : "training")"
         }
     }
 }
