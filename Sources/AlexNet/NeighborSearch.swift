@@ -131,29 +131,94 @@ public final class NeighborSearch: @unchecked Sendable {
         let candidates = rerank > 0 ? max(rerank, k) : k
         var results = [[Neighbor]](repeating: [], count: count)
         let unitQueries = metric == .cosine ? Self.unitRows(queries, dimension: d) : queries
+        let group = 8
         codes.codes.withUnsafeBufferPointer { table in
-            results.withUnsafeMutableBufferPointer { results in
-                let (table, results) = (Shared(table.baseAddress!), Shared(results.baseAddress!))
-                DispatchQueue.concurrentPerform(iterations: count) { query in
-                    var selection = TopK(k: candidates)
-                    let skip = excluding?[query] ?? -1
-                    let code = Array(queryCodes[(query * words)..<((query + 1) * words)])
-                    for j in 0..<n where j != skip {
-                        var distance = 0
-                        let row = table.pointer + j * words
-                        for w in 0..<words { distance += (code[w] ^ row[w]).nonzeroBitCount }
-                        selection.offer(Float(distance), row: j)
+            queryCodes.withUnsafeBufferPointer { queryCodes in
+                results.withUnsafeMutableBufferPointer { results in
+                    let (table, queryCodes, results) = (Shared(table.baseAddress!), Shared(queryCodes.baseAddress!), Shared(results.baseAddress!))
+                    DispatchQueue.concurrentPerform(iterations: (count + group - 1) / group) { task in
+                        let first = task * group, size = min(group, count - first)
+                        let skips = (first..<(first + size)).map { excluding?[$0] ?? -1 }
+                        let found = Self.nearestCodes(to: queryCodes.pointer + first * words, queries: size, in: table.pointer, count: n,
+                                                      words: words, k: candidates, skip: skips)
+                        for (offset, neighbors) in found.enumerated() {
+                            let query = first + offset
+                            results[query] = rerank > 0
+                                ? self.exactOrder(of: neighbors.map(\.row), query: unitQueries[(query * d)..<((query + 1) * d)], k: k)
+                                : neighbors
+                        }
                     }
-                    let found = selection.sorted()
-                    guard rerank > 0 else {
-                        results[query] = found.map { Neighbor(row: $0.row, distance: $0.distance) }
-                        return
-                    }
-                    results[query] = self.exactOrder(of: found.map(\.row), query: unitQueries[(query * d)..<((query + 1) * d)], k: k)
                 }
             }
         }
         return results
+    }
+
+    /// The `k` codes of `table` (`count` codes of `words` words) nearest to each of `queries`
+    /// codes by Hamming distance, ties by row, leaving out row `skip[q]` for query q. The table
+    /// is read in blocks that stay in cache while every query of the group scans them (256-bit
+    /// codes two queries at a time); each query keeps its best `k` in a heap and rejects a row
+    /// with one comparison against the worst it keeps (rows come in order, so an equal distance
+    /// never displaces one).
+    static func nearestCodes(to query: UnsafePointer<UInt64>, queries: Int, in table: UnsafePointer<UInt64>, count: Int, words: Int,
+                             k: Int, skip: [Int]) -> [[Neighbor]] {
+        var heaps = (0..<queries).map { _ in TopK(k: k) }
+        var bounds = [Int](repeating: Int.max, count: queries)
+        let blockRows = 2048
+        for blockStart in stride(from: 0, to: count, by: blockRows) {
+            let blockEnd = min(count, blockStart + blockRows)
+            func keep(_ q: Int, _ distance: Int, _ row: Int) {
+                guard row != skip[q] else { return }
+                heaps[q].offer(Float(distance), row: row)
+                if heaps[q].heap.count == k { bounds[q] = Int(heaps[q].heap[0].distance) }
+            }
+            var q = 0
+            while q < queries {
+                if words == 4 && q + 1 < queries {
+                    // 256-bit codes, two queries per pass: each table word is loaded once for both.
+                    let (a, b) = (query + q * 4, query + (q + 1) * 4)
+                    let (a0, a1, a2, a3, b0, b1, b2, b3) = (a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3])
+                    var row = blockStart
+                    var entry = table + row &* 4
+                    while row < blockEnd {
+                        let (boundA, boundB) = (bounds[q], bounds[q + 1])
+                        var hit = -1, distanceA = 0, distanceB = 0
+                        while row < blockEnd {
+                            let (e0, e1, e2, e3) = (entry[0], entry[1], entry[2], entry[3])
+                            distanceA = (a0 ^ e0).nonzeroBitCount &+ (a1 ^ e1).nonzeroBitCount &+ (a2 ^ e2).nonzeroBitCount &+ (a3 ^ e3).nonzeroBitCount
+                            distanceB = (b0 ^ e0).nonzeroBitCount &+ (b1 ^ e1).nonzeroBitCount &+ (b2 ^ e2).nonzeroBitCount &+ (b3 ^ e3).nonzeroBitCount
+                            row &+= 1
+                            entry += 4
+                            if distanceA < boundA || distanceB < boundB { hit = row - 1; break }
+                        }
+                        guard hit >= 0 else { break }
+                        if distanceA < boundA { keep(q, distanceA, hit) }
+                        if distanceB < boundB { keep(q + 1, distanceB, hit) }
+                    }
+                    q += 2
+                    continue
+                }
+                // Any code length, one query: scan until a row beats the worst kept, keep it,
+                // go on from the next row.
+                let code = query + q * words
+                var row = blockStart
+                while row < blockEnd {
+                    let bound = bounds[q]
+                    var hit = -1, hitDistance = 0
+                    while row < blockEnd {
+                        let entry = table + row * words
+                        var distance = 0
+                        for w in 0..<words { distance += (code[w] ^ entry[w]).nonzeroBitCount }
+                        row += 1
+                        if distance < bound { (hit, hitDistance) = (row - 1, distance); break }
+                    }
+                    guard hit >= 0 else { break }
+                    keep(q, hitDistance, hit)
+                }
+                q += 1
+            }
+        }
+        return heaps.map { $0.sorted().map { Neighbor(row: $0.row, distance: $0.distance) } }
     }
 
     /// `candidates` ordered by the exact distance to `query`, the first `k`.

@@ -4,12 +4,12 @@ import ArgumentParser
 import Glibc
 #endif
 
-/// `alexnet`: build, train, evaluate, export and serve AlexNet.
+/// `alexnet`: build, train, evaluate, explain, export and serve AlexNet.
 @main
 struct AlexNetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "alexnet",
-        abstract: "Build, train, evaluate, export and serve AlexNet (Krizhevsky, Sutskever and Hinton, 2012) and its variants.",
+        abstract: "Build, train, evaluate, explain, export and serve AlexNet (Krizhevsky, Sutskever and Hinton, 2012) and its variants.",
         discussion: """
             Start with `alexnet train`: the quick preset trains a small AlexNet on Fashion-MNIST. \
             Networks are given by --model: a preset (\(Zoo.names.joined(separator: ", "))) or the \

@@ -153,25 +153,31 @@ enum ExplainFixture {
         }
     }
 
-    @Test func hammingSearchCountsDifferingBitsAndReRanksExactly() throws {
-        let (features, labels) = ExplainFixture.clustered(count: 400, dimension: 150, clusters: 3, seed: 6)
-        let codes = try BinaryCodes.learn(features: features, count: 400, dimension: 150, bits: 128, iterations: 10)
-        let index = ExplainFixture.index(features: features, labels: labels, dimension: 150, codes: codes)
+    /// 128-bit codes take the general path, 256-bit ones the two-queries-per-pass one (with an
+    /// odd number of queries, so the last goes alone).
+    @Test(arguments: [128, 256])
+    func hammingSearchCountsDifferingBitsAndReRanksExactly(_ bits: Int) throws {
+        let (features, labels) = ExplainFixture.clustered(count: 400, dimension: 300, clusters: 3, seed: 6)
+        let codes = try BinaryCodes.learn(features: features, count: 400, dimension: 300, bits: bits, iterations: 10)
+        let index = ExplainFixture.index(features: features, labels: labels, dimension: 300, codes: codes)
         let search = NeighborSearch(index: index)
-        let (queries, _) = ExplainFixture.clustered(count: 4, dimension: 150, clusters: 3, seed: 7)
-        let queryCodes = codes.encode(queries, count: 4)
-        let found = search.hamming(queries, count: 4, k: 20)
-        let reranked = search.hamming(queries, count: 4, k: 5, rerank: 50)
-        for q in 0..<4 {
+        let (queries, _) = ExplainFixture.clustered(count: 5, dimension: 300, clusters: 3, seed: 7)
+        let words = bits / 64
+        let queryCodes = codes.encode(queries, count: 5)
+        let excluded: [Int?] = [nil, 12, nil, nil, 3]
+        let found = search.hamming(queries, count: 5, k: 20, excluding: excluded)
+        let reranked = search.hamming(queries, count: 5, k: 5, rerank: 50)
+        for q in 0..<5 {
             let distances = (0..<400).map { row in
-                (0..<2).reduce(0) { $0 + (queryCodes[q * 2 + $1] ^ codes.codes[row * 2 + $1]).nonzeroBitCount }
+                (0..<words).reduce(0) { $0 + (queryCodes[q * words + $1] ^ codes.codes[row * words + $1]).nonzeroBitCount }
             }
-            let expected = (0..<400).sorted { (distances[$0], $0) < (distances[$1], $1) }
-            #expect(found[q].map(\.row) == Array(expected.prefix(20)))
+            let expected = (0..<400).filter { $0 != excluded[q] }.sorted { (distances[$0], $0) < (distances[$1], $1) }
+            #expect(found[q].map(\.row) == Array(expected.prefix(20)), "query \(q)")
             #expect(found[q].map { Int($0.distance) } == expected.prefix(20).map { distances[$0] })
             // Re-ranking orders the 50 best by Hamming distance by the exact distance.
-            let candidates = Set(expected.prefix(50))
-            let exact = ExplainFixture.bruteForce(queries[(q * 150)..<((q + 1) * 150)], index, metric: .euclidean).filter { candidates.contains($0) }
+            let all = (0..<400).sorted { (distances[$0], $0) < (distances[$1], $1) }
+            let candidates = Set(all.prefix(50))
+            let exact = ExplainFixture.bruteForce(queries[(q * 300)..<((q + 1) * 300)], index, metric: .euclidean).filter { candidates.contains($0) }
             #expect(reranked[q].map(\.row) == Array(exact.prefix(5)))
         }
     }
