@@ -13,7 +13,8 @@ public struct RetrievalQuality: Sendable, Encodable {
     /// precision at each rank where a relevant image is found (mAP@depth).
     public var meanAveragePrecision: Double
     public var depth: Int
-    /// The search alone (query codes included, feature extraction not), over all queries.
+    /// The search alone (query codes included, feature extraction not), over all queries, after
+    /// a warm-up search of a few.
     public var seconds: Double
     public var queriesPerSecond: Double { Double(queries) / max(seconds, 1e-9) }
 
@@ -21,6 +22,10 @@ public struct RetrievalQuality: Sendable, Encodable {
     /// every row of `queries`, `depth` neighbours each.
     public static func measure(method: String, queries: FeatureIndex, indexLabels: [Int], depth: Int = 1000,
                                search: ([Float], Int, Int) -> [[Neighbor]]) -> RetrievalQuality {
+        // One small search first: oneDNN generates its sgemm kernels on first use, once per
+        // process, and that belongs to no query.
+        let warmUp = min(4, queries.count)
+        _ = search(Array(queries.features[..<(warmUp * queries.dimension)]), warmUp, depth)
         let start = DispatchTime.now().uptimeNanoseconds
         let found = search(queries.features, queries.count, depth)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
