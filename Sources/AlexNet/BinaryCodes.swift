@@ -142,12 +142,21 @@ public struct BinaryCodes: Sendable {
         let dimension = mean.count
         precondition(features.count == count * dimension, "BinaryCodes.encode: \(features.count) values for \(count) rows of \(dimension)")
         var words = [UInt64](repeating: 0, count: count * wordsPerCode)
-        var scores = [Float](repeating: 0, count: min(4096, max(count, 1)) * bits)
-        Self.forCentredBlocks(of: features, count: count, dimension: dimension, mean: mean) { block, rows, first in
-            MatrixMultiply.sgemm(m: rows, n: bits, k: dimension, block, lda: dimension, projection, ldb: bits, &scores, ldc: bits)
-            for r in 0..<rows {
-                for b in 0..<bits where scores[r * bits + b] > 0 {
-                    words[(first + r) * wordsPerCode + b / 64] |= 1 << UInt64(b % 64)
+        // (x - mean) P = x P - mean P: the rows go to the sgemm as they are, the mean's share
+        // is subtracted per bit.
+        var offset = [Float](repeating: 0, count: bits)
+        MatrixMultiply.sgemm(m: 1, n: bits, k: dimension, mean, lda: dimension, projection, ldb: bits, &offset, ldc: bits)
+        let blockRows = 4096
+        var scores = [Float](repeating: 0, count: min(blockRows, max(count, 1)) * bits)
+        features.withUnsafeBufferPointer { features in
+            for first in stride(from: 0, to: count, by: blockRows) {
+                let rows = min(blockRows, count - first)
+                MatrixMultiply.sgemm(m: rows, n: bits, k: dimension, features.baseAddress! + first * dimension, lda: dimension,
+                                     projection, ldb: bits, &scores, ldc: bits)
+                for r in 0..<rows {
+                    for b in 0..<bits where scores[r * bits + b] > offset[b] {
+                        words[(first + r) * wordsPerCode + b / 64] |= 1 << UInt64(b % 64)
+                    }
                 }
             }
         }

@@ -159,7 +159,9 @@ public final class NeighborSearch: @unchecked Sendable {
     /// is read in blocks that stay in cache while every query of the group scans them (256-bit
     /// codes two queries at a time); each query keeps its best `k` in a heap and rejects a row
     /// with one comparison against the worst it keeps (rows come in order, so an equal distance
-    /// never displaces one).
+    /// never displaces one), most rows already after the first half of their words: once the
+    /// heap holds close codes, half the bits of a far one differ in more places than the whole
+    /// of the worst kept.
     static func nearestCodes(to query: UnsafePointer<UInt64>, queries: Int, in table: UnsafePointer<UInt64>, count: Int, words: Int,
                              k: Int, skip: [Int]) -> [[Neighbor]] {
         var heaps = (0..<queries).map { _ in TopK(k: k) }
@@ -184,11 +186,16 @@ public final class NeighborSearch: @unchecked Sendable {
                         let (boundA, boundB) = (bounds[q], bounds[q + 1])
                         var hit = -1, distanceA = 0, distanceB = 0
                         while row < blockEnd {
-                            let (e0, e1, e2, e3) = (entry[0], entry[1], entry[2], entry[3])
-                            distanceA = (a0 ^ e0).nonzeroBitCount &+ (a1 ^ e1).nonzeroBitCount &+ (a2 ^ e2).nonzeroBitCount &+ (a3 ^ e3).nonzeroBitCount
-                            distanceB = (b0 ^ e0).nonzeroBitCount &+ (b1 ^ e1).nonzeroBitCount &+ (b2 ^ e2).nonzeroBitCount &+ (b3 ^ e3).nonzeroBitCount
+                            let (e0, e1) = (entry[0], entry[1])
+                            distanceA = (a0 ^ e0).nonzeroBitCount &+ (a1 ^ e1).nonzeroBitCount
+                            distanceB = (b0 ^ e0).nonzeroBitCount &+ (b1 ^ e1).nonzeroBitCount
                             row &+= 1
                             entry += 4
+                            // Half the bits already reach both bounds for most rows: skip the rest.
+                            guard distanceA < boundA || distanceB < boundB else { continue }
+                            let (e2, e3) = (entry[-2], entry[-1])
+                            distanceA &+= (a2 ^ e2).nonzeroBitCount &+ (a3 ^ e3).nonzeroBitCount
+                            distanceB &+= (b2 ^ e2).nonzeroBitCount &+ (b3 ^ e3).nonzeroBitCount
                             if distanceA < boundA || distanceB < boundB { hit = row - 1; break }
                         }
                         guard hit >= 0 else { break }
@@ -205,11 +212,15 @@ public final class NeighborSearch: @unchecked Sendable {
                 while row < blockEnd {
                     let bound = bounds[q]
                     var hit = -1, hitDistance = 0
+                    let half = words / 2
                     while row < blockEnd {
                         let entry = table + row * words
                         var distance = 0
-                        for w in 0..<words { distance += (code[w] ^ entry[w]).nonzeroBitCount }
+                        for w in 0..<half { distance &+= (code[w] ^ entry[w]).nonzeroBitCount }
                         row += 1
+                        // Half the bits already reach the bound for most rows: skip the rest.
+                        guard distance < bound else { continue }
+                        for w in half..<words { distance &+= (code[w] ^ entry[w]).nonzeroBitCount }
                         if distance < bound { (hit, hitDistance) = (row - 1, distance); break }
                     }
                     guard hit >= 0 else { break }
