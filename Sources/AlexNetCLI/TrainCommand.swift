@@ -48,7 +48,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("LARS's trust coefficient eta.", valueName: "eta")) var trust: Float?
     @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Float?
     @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "SGD weight decay.") var weightDecay: Float?
-    @Option(help: ArgumentHelp("constant, step (x0.1 every --step-epochs), plateau (x0.1 when validation error stops improving, 3 times at most) or poly (to zero over the run, power 2).", valueName: "constant|step|plateau|poly"))
+    @Option(help: ArgumentHelp("constant, step (x0.1 every --step-epochs), plateau (x0.1 when validation error stops improving, 3 times at most) poly (to zero over the run, power 2) or cosine (half a cosine to zero over the run, after any --warmup).", valueName: "constant|step|plateau|poly|cosine"))
     var schedule: String?
     @Option(name: .customLong("step-epochs"), parsing: .unconditional, help: "Epochs between steps of the step schedule.") var stepEpochs: Int?
     @Option(parsing: .unconditional, help: "Epochs without improvement before the plateau schedule lowers the rate.") var patience: Int?
@@ -104,7 +104,7 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("unknown optimizer '\(optimizer)'; choose sgd, adam or lars")
         }
         if let schedule, Schedule.Kind(rawValue: schedule) == nil {
-            throw ValidationError("unknown schedule '\(schedule)'; choose constant, step, plateau or poly")
+            throw ValidationError("unknown schedule '\(schedule)'; choose constant, step, plateau, poly or cosine")
         }
         if let trust, !(trust > 0) { throw ValidationError("--trust must be positive, got \(trust)") }
         if let checkpointEvery, checkpointEvery < 0 { throw ValidationError("--checkpoint-every must not be negative, got \(checkpointEvery)") }

@@ -11,11 +11,16 @@
 ///   (You, Gitman and Ginsburg's schedule for LARS); the run's length in steps is in its
 ///   `ScheduleState`.
 ///
+/// - `cosine`: half a cosine from base to zero over the steps after the warm-up,
+///   base x (1 + cos(pi x p)) / 2 with p = (step - warmup) / (total - warmup): PyTorch's
+///   `CosineAnnealingLR` with `eta_min` 0 and `T_max` the run's steps, shifted past the warm-up
+///   as Hugging Face's `get_cosine_schedule_with_warmup` does.
+///
 /// An optional linear warm-up ramps the rate from base/`warmupSteps` to base over the first
 /// `warmupSteps` steps.
 public struct Schedule: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
-        case constant, step, plateau, poly
+        case constant, step, plateau, poly, cosine
     }
 
     public var kind: Kind
@@ -49,6 +54,11 @@ public struct Schedule: Codable, Sendable, Equatable {
         case .plateau: rate *= pow(factor, Float(state.reductions))
         case .poly:
             if let total = state.totalSteps, total > 0 { rate *= pow(max(0, 1 - Float(step) / Float(total)), power ?? 2) }
+        case .cosine:
+            if let total = state.totalSteps, total > warmupSteps {
+                let progress = min(1, max(0, Float(step - warmupSteps) / Float(total - warmupSteps)))
+                rate *= (1 + cos(Float.pi * progress)) / 2
+            }
         }
         if step < warmupSteps { rate *= Float(step + 1) / Float(warmupSteps) }
         return rate
@@ -61,7 +71,7 @@ public struct ScheduleState: Codable, Sendable, Equatable {
     public private(set) var reductions = 0
     public private(set) var bestError: Double?
     public private(set) var epochsWithoutImprovement = 0
-    /// The run's length in optimizer steps (epochs x steps per epoch), for the poly schedule;
+    /// The run's length in optimizer steps (epochs x steps per epoch), for the poly and cosine schedules;
     /// set when a run starts or resumes (its epochs may have been extended).
     public var totalSteps: Int?
 

@@ -37,6 +37,23 @@ import Testing
         #expect(abs(warm.learningRate(epoch: 0, step: 4, state: state) - 2 * 0.96 * 0.96 * 0.5) < 1e-6)
     }
 
+    /// Values by hand: base 0.1 over 100 steps is 0.1 (1 + cos(pi t / 100)) / 2; with 10 warm-up
+    /// steps the cosine runs over the 90 after them.
+    @Test func cosineFallsAsHalfACosine() {
+        let s = Schedule(kind: .cosine, baseLearningRate: 0.1)
+        var state = ScheduleState()
+        state.totalSteps = 100
+        let rates = [0, 25, 50, 75, 100, 130].map { s.learningRate(epoch: 0, step: $0, state: state) }
+        let expected: [Float] = [0.1, 0.1 * (1 + 0.70710678) / 2, 0.05, 0.1 * (1 - 0.70710678) / 2, 0, 0]
+        #expect(Comparison(rates, expected, atol: 1e-7, rtol: 1e-5).isClose, "\(rates)")
+        var warm = s
+        warm.warmupSteps = 10
+        #expect(abs(warm.learningRate(epoch: 0, step: 4, state: state) - 0.1 * 5 / 10) < 1e-7, "the linear ramp")
+        #expect(abs(warm.learningRate(epoch: 0, step: 10, state: state) - 0.1) < 1e-7, "the cosine starts after the warm-up")
+        #expect(abs(warm.learningRate(epoch: 0, step: 55, state: state) - 0.05) < 1e-7, "half way through the 90 steps after it")
+        #expect(s.learningRate(epoch: 3, step: 40) == 0.1, "without the run's length the base rate holds")
+    }
+
     @Test func warmupRampsLinearly() {
         let s = Schedule(kind: .constant, baseLearningRate: 0.4, warmupSteps: 4)
         #expect([0, 1, 2, 3, 4, 100].map { s.learningRate(epoch: 0, step: $0) } == [0.1, 0.2, 0.3, 0.4, 0.4, 0.4])
