@@ -26,6 +26,14 @@ import Glibc
 ///
 ///   (epsilon is added to sqrt(v) after the bias correction is folded into the step size, so it
 ///   matches Keras's "epsilon hat", not PyTorch's epsilon.)
+/// - `adamw` (Loshchilov and Hutter, "Decoupled Weight Decay Regularization", 2019) as PyTorch's
+///   `torch.optim.AdamW` computes it, with its defaults (beta1 0.9, beta2 0.999, epsilon 1e-8,
+///   weight decay lambda 0.01); t = step + 1. The decay shrinks the weights directly instead of
+///   entering the gradient:
+///
+///       w <- w - eps * lambda * w
+///       m <- beta1 m + (1 - beta1) g;   v <- beta2 v + (1 - beta2) g^2
+///       w <- w - eps * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + epsilon)
 /// - `lars`, layer-wise adaptive rate scaling (You, Gitman and Ginsburg 2017, arXiv 1708.03888,
 ///   Algorithm 1), for large batches: every parameter tensor (each layer's weight and bias) gets
 ///   its own local rate from a trust ratio, with eta the trust coefficient and beta the weight
@@ -40,6 +48,8 @@ public struct Optimizer: Codable, Sendable, Equatable {
         case sgd
         /// Adam with Keras's defaults.
         case adam
+        /// Adam with decoupled weight decay, PyTorch's `AdamW` and its defaults.
+        case adamw
         /// LARS: SGD with momentum whose rate each tensor scales by its trust ratio.
         case lars
     }
@@ -80,11 +90,18 @@ public struct Optimizer: Codable, Sendable, Equatable {
     /// Adam with Keras's defaults (beta1 0.9, beta2 0.999, epsilon 1e-7).
     public static let adam = Optimizer(kind: .adam)
 
+    /// AdamW with PyTorch's defaults (beta1 0.9, beta2 0.999, epsilon 1e-8, weight decay 0.01).
+    public static func adamw(weightDecay: Float = 0.01) -> Optimizer {
+        var optimizer = Optimizer(kind: .adamw, weightDecay: weightDecay)
+        optimizer.epsilon = 1e-8
+        return optimizer
+    }
+
     /// Names of the per-parameter state buffers (checkpoints store them under these names).
     public var stateNames: [String] {
         switch kind {
         case .sgd, .lars: ["velocity"]
-        case .adam: ["m", "v"]
+        case .adam, .adamw: ["m", "v"]
         }
     }
 
@@ -93,6 +110,7 @@ public struct Optimizer: Codable, Sendable, Equatable {
         case .sgd where momentum == 0 && weightDecay == 0: "plain SGD"
         case .sgd: "SGD momentum \(momentum) weight decay \(weightDecay)"
         case .adam: "Adam (beta1 \(beta1), beta2 \(beta2), epsilon \(epsilon))"
+        case .adamw: "AdamW (beta1 \(beta1), beta2 \(beta2), epsilon \(epsilon)) weight decay \(weightDecay)"
         case .lars: "LARS (trust \(trustCoefficient ?? 0.001)) momentum \(momentum) weight decay \(weightDecay)"
         }
     }
@@ -160,6 +178,17 @@ public struct Optimizer: Codable, Sendable, Equatable {
                 m[i] += a1 * (g[i] - m[i])
                 v[i] += a2 * (g[i] * g[i] - v[i])
                 w[i] -= alpha * m[i] / (v[i].squareRoot() + epsilon)
+            }
+        case .adamw:
+            let (m, v) = (state[0], state[1])
+            let t = Double(step + 1)
+            let (c1, c2) = (Float(1 - pow(Double(beta1), t)), Float(1 - pow(Double(beta2), t)))
+            let (a1, a2, shrink) = (1 - beta1, 1 - beta2, 1 - eps * weightDecay)
+            for i in 0..<w.count {
+                w[i] *= shrink
+                m[i] += a1 * (g[i] - m[i])
+                v[i] += a2 * (g[i] * g[i] - v[i])
+                w[i] -= eps * (m[i] / c1) / ((v[i] / c2).squareRoot() + epsilon)
             }
         case .lars:
             let v = state[0]

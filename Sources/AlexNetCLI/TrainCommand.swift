@@ -43,11 +43,11 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Epochs to train in all.") var epochs: Int?
     @Option(parsing: .unconditional, help: "Examples per step.") var batch: Int?
     @Option(parsing: .unconditional, help: "Base learning rate.") var lr: Float?
-    @Option(help: ArgumentHelp("sgd (the paper's update; plain with --momentum 0), adam (Keras defaults) or lars (layer-wise trust ratios for large batches, You et al. 2017; momentum 0.9 and weight decay 5e-4 unless given).", valueName: "sgd|adam|lars"))
+    @Option(help: ArgumentHelp("sgd (the paper's update; plain with --momentum 0), adam (Keras defaults), adamw (PyTorch's AdamW: decoupled weight decay, 0.01 unless given) or lars (layer-wise trust ratios for large batches, You et al. 2017; momentum 0.9 and weight decay 5e-4 unless given).", valueName: "sgd|adam|adamw|lars"))
     var optimizer: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("LARS's trust coefficient eta.", valueName: "eta")) var trust: Float?
     @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Float?
-    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "SGD weight decay.") var weightDecay: Float?
+    @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Weight decay (sgd, lars; adamw's decoupled decay).") var weightDecay: Float?
     @Option(help: ArgumentHelp("constant, step (x0.1 every --step-epochs), plateau (x0.1 when validation error stops improving, 3 times at most) poly (to zero over the run, power 2) or cosine (half a cosine to zero over the run, after any --warmup).", valueName: "constant|step|plateau|poly|cosine"))
     var schedule: String?
     @Option(name: .customLong("step-epochs"), parsing: .unconditional, help: "Epochs between steps of the step schedule.") var stepEpochs: Int?
@@ -101,7 +101,7 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("--input '\(input)' is not a shape like 1x28x28 (channels x height x width)")
         }
         if let optimizer, Optimizer.Kind(rawValue: optimizer) == nil {
-            throw ValidationError("unknown optimizer '\(optimizer)'; choose sgd, adam or lars")
+            throw ValidationError("unknown optimizer '\(optimizer)'; choose sgd, adam, adamw or lars")
         }
         if let schedule, Schedule.Kind(rawValue: schedule) == nil {
             throw ValidationError("unknown schedule '\(schedule)'; choose constant, step, plateau, poly or cosine")
@@ -127,8 +127,8 @@ struct TrainCommand: ParsableCommand {
         if let epochs { c.epochs = epochs }
         if let batch { c.batchSize = batch }
         if let optimizer, let kind = Optimizer.Kind(rawValue: optimizer), kind != c.optimizer.kind {
-            c.optimizer = kind == .lars ? .lars() : Optimizer(kind: kind)
-            if kind == .adam && lr == nil { c.schedule.baseLearningRate = 0.001 }
+            c.optimizer = kind == .lars ? .lars() : kind == .adamw ? .adamw() : Optimizer(kind: kind)
+            if (kind == .adam || kind == .adamw) && lr == nil { c.schedule.baseLearningRate = 0.001 }
         }
         if let trust {
             guard c.optimizer.kind == .lars else { throw CLIError("--trust is LARS's trust coefficient: give --optimizer lars") }
@@ -149,7 +149,10 @@ struct TrainCommand: ParsableCommand {
         if let limit { c.trainLimit = limit }
         if let valLimit { c.validationLimit = valLimit }
         if c.optimizer.kind == .adam, momentum != nil || weightDecay != nil {
-            throw CLIError("--momentum and --weight-decay belong to sgd; adam keeps Keras's defaults")
+            throw CLIError("--momentum and --weight-decay belong to sgd; adam keeps Keras's defaults (adamw takes --weight-decay)")
+        }
+        if c.optimizer.kind == .adamw, momentum != nil {
+            throw CLIError("--momentum belongs to sgd and lars; adamw has its betas (PyTorch's defaults)")
         }
         return c
     }

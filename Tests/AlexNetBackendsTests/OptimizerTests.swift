@@ -24,6 +24,31 @@ import Testing
         #expect(w.array == [0.75, -1])
     }
 
+    @Test func adamWMatchesPyTorchArithmetic() {
+        // Two steps by hand, in Double, of torch.optim.AdamW(lr=0.1, weight_decay=0.01).
+        let adamw = Optimizer.adamw()
+        #expect(adamw.epsilon == 1e-8 && adamw.weightDecay == 0.01 && adamw.stateNames == ["m", "v"])
+        let w = FloatBuffer([1, -0.5]), m = FloatBuffer([0, 0]), v = FloatBuffer([0, 0])
+        var (ew, em, ev): ([Double], [Double], [Double]) = ([1, -0.5], [0, 0], [0, 0])
+        let gradients: [[Double]] = [[0.2, -3], [-0.1, 1]]
+        for (t, grad) in gradients.enumerated() {
+            let g = FloatBuffer(grad.map(Float.init))
+            adamw.apply(learningRate: 0.1, step: t, parameters: w.pointer, gradients: g.pointer, state: [m.pointer, v.pointer])
+            let step = Double(t + 1)
+            for i in 0..<2 {
+                ew[i] *= 1 - 0.1 * 0.01
+                em[i] = 0.9 * em[i] + 0.1 * grad[i]
+                ev[i] = 0.999 * ev[i] + 0.001 * grad[i] * grad[i]
+                ew[i] -= 0.1 * (em[i] / (1 - pow(0.9, step))) / ((ev[i] / (1 - pow(0.999, step))).squareRoot() + 1e-8)
+            }
+        }
+        #expect(Comparison(w.array, ew.map(Float.init), atol: 1e-6, rtol: 1e-6).isClose, "\(w.array) vs \(ew)")
+        // Decoupled: with a zero gradient only the decay moves the weights.
+        let still = FloatBuffer([2]), zero = FloatBuffer([0]), m0 = FloatBuffer([0]), v0 = FloatBuffer([0])
+        adamw.apply(learningRate: 0.5, step: 0, parameters: still.pointer, gradients: zero.pointer, state: [m0.pointer, v0.pointer])
+        #expect(still.array == [2 * (1 - 0.5 * 0.01)])
+    }
+
     @Test func adamMatchesKerasArithmetic() {
         // Two steps by hand, in Double, of Keras's Adam with lr 0.1.
         let adam = Optimizer.adam
