@@ -62,6 +62,9 @@ public struct Optimizer: Codable, Sendable, Equatable {
     public var epsilon: Float = 1e-7
     /// LARS's trust coefficient eta (nil: 0.001, the paper's).
     public var trustCoefficient: Float?
+    /// Clip the gradients to this L2 norm over all parameters before each update (nil: never),
+    /// as PyTorch's `clip_grad_norm_`: g <- g * min(1, clipNorm / (||g|| + 1e-6)).
+    public var clipNorm: Float?
 
     public init(kind: Kind, momentum: Float = 0, weightDecay: Float = 0) {
         self.kind = kind
@@ -105,7 +108,9 @@ public struct Optimizer: Codable, Sendable, Equatable {
         }
     }
 
-    public var summary: String {
+    public var summary: String { rule + (clipNorm.map { ", gradients clipped to norm \($0)" } ?? "") }
+
+    private var rule: String {
         switch kind {
         case .sgd where momentum == 0 && weightDecay == 0: "plain SGD"
         case .sgd: "SGD momentum \(momentum) weight decay \(weightDecay)"
@@ -113,6 +118,22 @@ public struct Optimizer: Codable, Sendable, Equatable {
         case .adamw: "AdamW (beta1 \(beta1), beta2 \(beta2), epsilon \(epsilon)) weight decay \(weightDecay)"
         case .lars: "LARS (trust \(trustCoefficient ?? 0.001)) momentum \(momentum) weight decay \(weightDecay)"
         }
+    }
+
+    /// Scales `gradients` down to `clipNorm` when their L2 norm is larger (see `clipNorm`);
+    /// returns the norm before clipping (nil without `clipNorm`).
+    @discardableResult
+    public func clip(_ gradients: FloatBuffer) -> Float? {
+        guard let clipNorm else { return nil }
+        var sum = 0.0
+        for value in gradients.pointer { sum += Double(value) * Double(value) }
+        let norm = sum.squareRoot()
+        let coefficient = Double(clipNorm) / (norm + 1e-6)
+        if coefficient < 1 {
+            let scale = Float(coefficient)
+            for i in 0..<gradients.count { gradients.baseAddress[i] *= scale }
+        }
+        return Float(norm)
     }
 
     /// LARS's trust ratio of one tensor (see the type's comment).

@@ -46,6 +46,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("sgd (the paper's update; plain with --momentum 0), adam (Keras defaults), adamw (PyTorch's AdamW: decoupled weight decay, 0.01 unless given) or lars (layer-wise trust ratios for large batches, You et al. 2017; momentum 0.9 and weight decay 5e-4 unless given).", valueName: "sgd|adam|adamw|lars"))
     var optimizer: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("LARS's trust coefficient eta.", valueName: "eta")) var trust: Float?
+    @Option(name: .customLong("clip-norm"), parsing: .unconditional, help: ArgumentHelp("Clip the gradients to this L2 norm over all parameters before each update (PyTorch's clip_grad_norm_).", valueName: "norm"))
+    var clipNorm: Float?
     @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Float?
     @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Weight decay (sgd, lars; adamw's decoupled decay).") var weightDecay: Float?
     @Option(help: ArgumentHelp("constant, step (x0.1 every --step-epochs), plateau (x0.1 when validation error stops improving, 3 times at most) poly (to zero over the run, power 2) or cosine (half a cosine to zero over the run, after any --warmup).", valueName: "constant|step|plateau|poly|cosine"))
@@ -107,6 +109,7 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("unknown schedule '\(schedule)'; choose constant, step, plateau, poly or cosine")
         }
         if let trust, !(trust > 0) { throw ValidationError("--trust must be positive, got \(trust)") }
+        if let clipNorm, !(clipNorm > 0) { throw ValidationError("--clip-norm must be positive, got \(clipNorm)") }
         if let checkpointEvery, checkpointEvery < 0 { throw ValidationError("--checkpoint-every must not be negative, got \(checkpointEvery)") }
         if let warmup, warmup < 0 { throw ValidationError("--warmup must not be negative, got \(warmup)") }
         if resume && overwrite { throw ValidationError("--resume continues the run in --out, --overwrite replaces it: give one") }
@@ -134,6 +137,7 @@ struct TrainCommand: ParsableCommand {
             guard c.optimizer.kind == .lars else { throw CLIError("--trust is LARS's trust coefficient: give --optimizer lars") }
             c.optimizer.trustCoefficient = trust
         }
+        if let clipNorm { c.optimizer.clipNorm = clipNorm }
         if let momentum { c.optimizer.momentum = momentum }
         if let weightDecay { c.optimizer.weightDecay = weightDecay }
         if let lr { c.schedule.baseLearningRate = lr }

@@ -106,6 +106,7 @@ public final class Trainer {
                 checkpoint: lastCheckpointPath.flatMap { writesFiles && access($0, F_OK) == 0 ? $0 : nil })
         }
         try plan.reduceGradients(with: reducer)
+        if optimizer.clipNorm != nil { plan.withHostGradients { optimizer.clip($0) } }
         try plan.update(with: optimizer, learningRate: rate, step: run.step)
         run.step += 1
         return StepResult(loss: output.loss, metrics: metrics, logits: output.logits, learningRate: rate)

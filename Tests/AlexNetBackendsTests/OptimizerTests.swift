@@ -24,6 +24,21 @@ import Testing
         #expect(w.array == [0.75, -1])
     }
 
+    @Test func clippingScalesToTheNormAsPyTorchDoes() {
+        var optimizer = Optimizer.paper
+        let g = FloatBuffer([3, 4, 0])  // norm 5
+        #expect(optimizer.clip(g) == nil && g.array == [3, 4, 0], "no clipping unless asked")
+        optimizer.clipNorm = 1
+        #expect(optimizer.clip(g) == 5)
+        let scale = Float(1 / (5 + 1e-6))
+        #expect(g.array == [3 * scale, 4 * scale, 0])
+        optimizer.clipNorm = 10
+        let small = FloatBuffer([3, 4])
+        optimizer.clip(small)
+        #expect(small.array == [3, 4], "below the norm nothing changes")
+        #expect(optimizer.summary.hasSuffix("gradients clipped to norm 10.0"))
+    }
+
     @Test func adamWMatchesPyTorchArithmetic() {
         // Two steps by hand, in Double, of torch.optim.AdamW(lr=0.1, weight_decay=0.01).
         let adamw = Optimizer.adamw()
