@@ -1,7 +1,6 @@
 import AlexNetBackends
 import AlexNetCore
 import CLAPACK
-import Dispatch
 
 #if canImport(Glibc)
 import Glibc

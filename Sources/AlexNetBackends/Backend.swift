@@ -115,6 +115,15 @@ extension Plan {
         copyFromHost()
     }
 
+    /// Checks an `inputGradient` request: an attribution plan, an input batch and an output
+    /// gradient of the plan's shapes.
+    public func checkAttribution(input: Tensor, outputGradient: Tensor) throws(PlanError) {
+        guard mode == .attribution else { throw .wrongMode("give input gradients", mode) }
+        try check(input: input)
+        let outputShape = [batchSize] + network.outputShape.dimensions
+        guard outputGradient.shape == outputShape else { throw .inputShape(outputGradient.shape, expected: outputShape) }
+    }
+
     /// Checks an input batch and its labels against the plan, before anything runs.
     public func check(input: Tensor, labels: [Int]? = nil) throws(PlanError) {
         let expected = [batchSize] + network.inputShape.dimensions

@@ -125,9 +125,7 @@ public struct Optimizer: Codable, Sendable, Equatable {
     @discardableResult
     public func clip(_ gradients: FloatBuffer) -> Float? {
         guard let clipNorm else { return nil }
-        var sum = 0.0
-        for value in gradients.pointer { sum += Double(value) * Double(value) }
-        let norm = sum.squareRoot()
+        let norm = Self.norm(gradients.pointer)
         let coefficient = Double(clipNorm) / (norm + 1e-6)
         if coefficient < 1 {
             let scale = Float(coefficient)
@@ -136,14 +134,16 @@ public struct Optimizer: Codable, Sendable, Equatable {
         return Float(norm)
     }
 
+    /// The L2 norm of `values`, summed in double precision.
+    static func norm(_ values: UnsafeMutableBufferPointer<Float>) -> Double {
+        var sum = 0.0
+        for value in values { sum += Double(value) * Double(value) }
+        return sum.squareRoot()
+    }
+
     /// LARS's trust ratio of one tensor (see the type's comment).
     public func trustRatio(parameters w: UnsafeMutableBufferPointer<Float>, gradients g: UnsafeMutableBufferPointer<Float>) -> Float {
-        var (weightNorm, gradientNorm) = (0.0, 0.0)
-        for i in 0..<w.count {
-            weightNorm += Double(w[i]) * Double(w[i])
-            gradientNorm += Double(g[i]) * Double(g[i])
-        }
-        (weightNorm, gradientNorm) = (weightNorm.squareRoot(), gradientNorm.squareRoot())
+        let (weightNorm, gradientNorm) = (Self.norm(w), Self.norm(g))
         guard weightNorm > 0, gradientNorm > 0 else { return 1 }
         return Float(Double(trustCoefficient ?? 0.001) * weightNorm / (gradientNorm + Double(weightDecay) * weightNorm))
     }

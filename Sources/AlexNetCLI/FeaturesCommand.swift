@@ -52,7 +52,7 @@ struct FeaturesCommand: ParsableCommand {
         let trained = try model.load()
         guard let dataName = data ?? trained.data else { throw CLIError("--weights needs --data (a dataset name or an image folder)") }
         let splits = try Datasets.open(dataName)
-        guard let whole = split == "train" ? splits.training : splits.test else {
+        guard let whole = splits.named(split) else {
             throw CLIError("\(dataName) has no \(split) split")
         }
         guard whole.classNames.count == trained.classNames.count else {

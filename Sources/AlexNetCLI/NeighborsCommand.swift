@@ -214,8 +214,7 @@ final class IndexImages {
     func image(_ row: Int) throws -> Image {
         if let paths = index.paths { return try ImageCodec.read(path: paths[row]) }
         if source == nil {
-            let splits = try Datasets.open(index.data)
-            source = index.split == "train" ? splits.training : splits.test
+            source = try Datasets.open(index.data).named(index.split)
         }
         guard let source else { throw CLIError("\(index.data) has no \(index.split) split to show row \(row) from") }
         return try source.image(at: row)

@@ -10,6 +10,9 @@ public enum Datasets {
     public struct Splits: Sendable {
         public var training: any ImageSource
         public var test: (any ImageSource)?
+
+        /// The split called `name`: `train`, or `test` (nil where there is none).
+        public func named(_ name: String) -> (any ImageSource)? { name == "train" ? training : test }
     }
 
     /// `fashion-mnist` (Debian's `dataset-fashion-mnist`); `cifar10` (in `data/cifar-10-batches-bin`,

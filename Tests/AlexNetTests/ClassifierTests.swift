@@ -19,11 +19,12 @@ enum ClassifierFixture {
 
     static let preprocessing = Preprocessing(channels: 1, resize: 16, mean: [0.5], std: [0.25])
 
-    static func checkpoint() throws -> (path: String, network: ResolvedNetwork) {
-        let network = try NetworkFile.parse(networkText).resolved()
-        let plan = try ReferenceBackend().makePlan(for: network, batchSize: 1, seed: 3)
+    /// A checkpoint of `text` (default: the tiny gray network) with weights drawn from `seed`.
+    static func checkpoint(_ text: String = networkText, seed: UInt64 = 3) throws -> (path: String, network: ResolvedNetwork) {
+        let network = try NetworkFile.parse(text).resolved()
+        let plan = try ReferenceBackend().makePlan(for: network, batchSize: 1, seed: seed)
         let configuration = TrainingConfiguration(
-            preset: "test", model: "tiny-gray", data: "stripes", epochs: 1, batchSize: 1, optimizer: .paper,
+            preset: "test", model: network.network.name, data: "stripes", epochs: 1, batchSize: 1, optimizer: .paper,
             schedule: Schedule(kind: .constant, baseLearningRate: 0.01), preprocessing: preprocessing)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("classifier-\(UUID().uuidString).safetensors").path
         try Checkpoint.write(plan: plan, run: RunState(configuration: configuration, classNames: ["a", "b", "c"]), to: path)

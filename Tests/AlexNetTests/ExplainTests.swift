@@ -22,14 +22,7 @@ enum ExplainFixture {
         """
 
     static func model() throws -> TrainedModel {
-        let network = try NetworkFile.parse(networkText).resolved()
-        let plan = try ReferenceBackend().makePlan(for: network, batchSize: 1, seed: 11)
-        let configuration = TrainingConfiguration(
-            preset: "test", model: "tiny-explain", data: "stripes", epochs: 1, batchSize: 1, optimizer: .paper,
-            schedule: Schedule(kind: .constant, baseLearningRate: 0.01), preprocessing: ClassifierFixture.preprocessing)
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("explain-\(UUID().uuidString).safetensors").path
-        try Checkpoint.write(plan: plan, run: RunState(configuration: configuration, classNames: ["a", "b", "c"]), to: path)
-        return try TrainedModel(checkpoint: path)
+        try TrainedModel(checkpoint: ClassifierFixture.checkpoint(networkText, seed: 11).path)
     }
 
     static func images(_ count: Int) -> [Image] {

@@ -247,10 +247,7 @@ public final class CPUPlan: ProfilingPlan {
     }
 
     public func inputGradient(input tensor: Tensor, outputGradient: Tensor) throws -> Tensor {
-        guard mode == .attribution else { throw PlanError.wrongMode("give input gradients", mode) }
-        try check(input: tensor)
-        let outputShape = [batchSize] + network.outputShape.dimensions
-        guard outputGradient.shape == outputShape else { throw PlanError.inputShape(outputGradient.shape, expected: outputShape) }
+        try checkAttribution(input: tensor, outputGradient: outputGradient)
         _ = input.floats.update(fromContentsOf: tensor.scalars)
         forward(isTraining: true, step: 0)
         engine.wait()

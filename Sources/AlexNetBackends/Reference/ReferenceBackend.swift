@@ -102,10 +102,7 @@ public final class ReferencePlan: Plan {
     }
 
     public func inputGradient(input: Tensor, outputGradient: Tensor) throws -> Tensor {
-        guard mode == .attribution else { throw PlanError.wrongMode("give input gradients", mode) }
-        try check(input: input)
-        let outputShape = [batchSize] + network.outputShape.dimensions
-        guard outputGradient.shape == outputShape else { throw PlanError.inputShape(outputGradient.shape, expected: outputShape) }
+        try checkAttribution(input: input, outputGradient: outputGradient)
         let activations = forward(input, isTraining: true, step: 0)
         gradients.fill(with: 0)
         return backward(activations: activations, outputGradient: outputGradient, step: 0)
