@@ -16,11 +16,21 @@
 ///   `CosineAnnealingLR` with `eta_min` 0 and `T_max` the run's steps, shifted past the warm-up
 ///   as Hugging Face's `get_cosine_schedule_with_warmup` does.
 ///
+/// - `onecycle`: Smith and Topin's one-cycle policy as PyTorch's `OneCycleLR` computes it with
+///   its defaults (`pct_start` 0.3, `div_factor` 25, `final_div_factor` 1e4, cosine annealing,
+///   two phases): the base rate is the peak; the rate rises from base/25 to base over the first
+///   30% of the run's steps and falls from there to base/25/1e4, each phase half a cosine.
+///   With T the run's steps and p = 0.3 T - 1, step s < p (or s = p) is at
+///   cosine(base/25, base, s / p), later ones at cosine(base, base/250000, (s - p) / (T - 1 - p)),
+///   where cosine(a, b, f) = b + (a - b) (1 + cos(pi f)) / 2. Note: PyTorch also cycles the
+///   momentum between 0.85 and 0.95 by default; ours stays the optimizer's (`cycle_momentum=False`).
+///   It has its own warm-up, so `warmupSteps` must be 0.
+///
 /// An optional linear warm-up ramps the rate from base/`warmupSteps` to base over the first
 /// `warmupSteps` steps.
 public struct Schedule: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
-        case constant, step, plateau, poly, cosine
+        case constant, step, plateau, poly, cosine, onecycle
     }
 
     public var kind: Kind
@@ -59,9 +69,26 @@ public struct Schedule: Codable, Sendable, Equatable {
                 let progress = min(1, max(0, Float(step - warmupSteps) / Float(total - warmupSteps)))
                 rate *= (1 + cos(Float.pi * progress)) / 2
             }
+        case .onecycle:
+            if let total = state.totalSteps, total > 1 { rate = Self.oneCycle(base: rate, step: step, total: total) }
         }
         if step < warmupSteps { rate *= Float(step + 1) / Float(warmupSteps) }
         return rate
+    }
+}
+
+extension Schedule {
+    /// PyTorch's `OneCycleLR` (two phases, cosine annealing, its default divisors) at `step` of `total`.
+    static func oneCycle(base: Float, step: Int, total: Int) -> Float {
+        let (initial, peak) = (Double(base) / 25, Double(base))
+        let minimum = initial / 1e4
+        let warmEnd = 0.3 * Double(total) - 1
+        func cosine(_ from: Double, _ to: Double, _ fraction: Double) -> Double {
+            to + (from - to) * (1 + cos(Double.pi * min(max(fraction, 0), 1))) / 2
+        }
+        let s = Double(step)
+        if s <= warmEnd { return Float(cosine(initial, peak, warmEnd > 0 ? s / warmEnd : 1)) }
+        return Float(cosine(peak, minimum, (s - warmEnd) / (Double(total) - 1 - warmEnd)))
     }
 }
 

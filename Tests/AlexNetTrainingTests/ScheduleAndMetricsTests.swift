@@ -54,6 +54,20 @@ import Testing
         #expect(s.learningRate(epoch: 3, step: 40) == 0.1, "without the run's length the base rate holds")
     }
 
+    /// Values by hand for PyTorch's `OneCycleLR(max_lr=0.1, total_steps=100)`: up from 0.1/25
+    /// to 0.1 over steps 0...29 (0.3 x 100 - 1 = 29), down to 0.1/25/1e4 at step 99, each half a
+    /// cosine. (PyTorch 2.15 prints 0.004, 0.02951639, 0.1, 0.07938935, 4e-07 at these steps.)
+    @Test func oneCycleRisesThenFallsAsPyTorchComputesIt() {
+        let s = Schedule(kind: .onecycle, baseLearningRate: 0.1)
+        var state = ScheduleState()
+        state.totalSteps = 100
+        func cosine(_ a: Double, _ b: Double, _ f: Double) -> Float { Float(b + (a - b) * (1 + cos(Double.pi * f)) / 2) }
+        let rates = [0, 10, 29, 50, 99].map { s.learningRate(epoch: 0, step: $0, state: state) }
+        let expected: [Float] = [0.004, cosine(0.004, 0.1, 10.0 / 29), 0.1, cosine(0.1, 4e-7, 21.0 / 70), 4e-7]
+        #expect(Comparison(rates, expected, atol: 1e-9, rtol: 1e-5).isClose, "\(rates)")
+        #expect(abs(rates[1] - 0.029516395) < 1e-7 && abs(rates[3] - 0.079389345) < 1e-7, "PyTorch's values")
+    }
+
     @Test func warmupRampsLinearly() {
         let s = Schedule(kind: .constant, baseLearningRate: 0.4, warmupSteps: 4)
         #expect([0, 1, 2, 3, 4, 100].map { s.learningRate(epoch: 0, step: $0) } == [0.1, 0.2, 0.3, 0.4, 0.4, 0.4])
