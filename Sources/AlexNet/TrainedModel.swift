@@ -35,9 +35,7 @@ public struct TrainedModel: @unchecked Sendable {
 
     /// ImageNet preprocessing as torchvision's pretrained models expect it: resize 256, centre
     /// crop 224 (the network's input size), per-channel mean and std of ImageNet.
-    public static func imageNetPreprocessing(crop: Int) -> Preprocessing {
-        Preprocessing(channels: 3, resize: crop * 256 / 224, crop: crop, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
-    }
+    public static func imageNetPreprocessing(crop: Int) -> Preprocessing { .imageNet(crop: crop) }
 
     /// A checkpoint written by `alexnet train`.
     public init(checkpoint path: String) throws {

@@ -65,6 +65,11 @@ public struct Optimizer: Codable, Sendable, Equatable {
     /// Clip the gradients to this L2 norm over all parameters before each update (nil: never),
     /// as PyTorch's `clip_grad_norm_`: g <- g * min(1, clipNorm / (||g|| + 1e-6)).
     public var clipNorm: Float?
+    /// Learning-rate multipliers by layer name, PyTorch's parameter groups (nil: 1 for every
+    /// layer). 0 freezes a layer: no update at all, neither decay nor momentum (and plans compute
+    /// no gradient for it, see `ResolvedNetwork.frozenLayers`); fine-tuning's usual recipe gives
+    /// a new head 10. Layers not named take 1.
+    public var layerRates: [String: Float]?
 
     public init(kind: Kind, momentum: Float = 0, weightDecay: Float = 0) {
         self.kind = kind
@@ -154,24 +159,49 @@ public struct Optimizer: Codable, Sendable, Equatable {
     public func update(learningRate eps: Float, step: Int, parameters: FloatBuffer, gradients: FloatBuffer, state: [FloatBuffer],
                        layout: ParameterLayout, chunks: Int) {
         if isLayerwise {
-            let slots = layout.slots.filter(\.isTrainable)
+            let slots = layout.slots.filter { $0.isTrainable && rateMultiplier(of: $0) != 0 }
             DispatchQueue.concurrentPerform(iterations: slots.count) { index in
                 let slot = slots[index]
                 let (w, g) = (parameters.view(offset: slot.offset, count: slot.count), gradients.view(offset: slot.offset, count: slot.count))
-                apply(learningRate: eps * trustRatio(parameters: w, gradients: g), step: step, parameters: w, gradients: g,
+                apply(learningRate: eps * rateMultiplier(of: slot) * trustRatio(parameters: w, gradients: g), step: step, parameters: w, gradients: g,
                       state: state.map { $0.view(offset: slot.offset, count: slot.count) })
             }
             return
         }
-        let count = parameters.count
-        let chunkSize = (count + max(chunks, 1) - 1) / max(chunks, 1)
-        DispatchQueue.concurrentPerform(iterations: max(chunks, 1)) { chunk in
-            let start = chunk * chunkSize, end = min(count, start + chunkSize)
-            guard start < end else { return }
-            apply(learningRate: eps, step: step, parameters: parameters.view(offset: start, count: end - start),
-                  gradients: gradients.view(offset: start, count: end - start),
-                  state: state.map { $0.view(offset: start, count: end - start) })
+        for run in rateRuns(layout) {
+            let count = run.end - run.start
+            let chunkSize = (count + max(chunks, 1) - 1) / max(chunks, 1)
+            DispatchQueue.concurrentPerform(iterations: max(chunks, 1)) { chunk in
+                let start = run.start + chunk * chunkSize, end = min(run.end, start + chunkSize)
+                guard start < end else { return }
+                apply(learningRate: eps * run.multiplier, step: step, parameters: parameters.view(offset: start, count: end - start),
+                      gradients: gradients.view(offset: start, count: end - start),
+                      state: state.map { $0.view(offset: start, count: end - start) })
+            }
         }
+    }
+
+    /// The multiplier of `slot`'s layer (`layerRates`).
+    public func rateMultiplier(of slot: ParameterSlot) -> Float {
+        guard let layerRates else { return 1 }
+        return layerRates[String(slot.name.dropLast(slot.spec.name.count + 1))] ?? 1
+    }
+
+    /// The trainable buffer as runs of equal rate multiplier, frozen layers left out (one run
+    /// over the whole buffer without `layerRates`). Alignment gaps between tensors are zeros,
+    /// which every rule leaves zero, so a run may span them.
+    func rateRuns(_ layout: ParameterLayout) -> [(start: Int, end: Int, multiplier: Float)] {
+        guard layerRates != nil else { return [(0, layout.trainableCount, 1)] }
+        var runs: [(start: Int, end: Int, multiplier: Float)] = []
+        for slot in layout.slots where slot.isTrainable {
+            let multiplier = rateMultiplier(of: slot)
+            if let last = runs.last, last.multiplier == multiplier, last.end <= slot.offset {
+                runs[runs.count - 1].end = slot.offset + slot.count
+            } else {
+                runs.append((slot.offset, slot.offset + slot.count, multiplier))
+            }
+        }
+        return runs.filter { $0.multiplier != 0 }
     }
 
     /// The update on host memory, for one chunk of the flat buffers (backends on the host split

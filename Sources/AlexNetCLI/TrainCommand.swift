@@ -15,7 +15,9 @@ struct TrainCommand: ParsableCommand {
             Presets carry a whole recipe: quick (the default: a small AlexNet on Fashion-MNIST, \
             7 to 18 minutes on two cores), d2l-fashion (Dive into Deep Learning 8.1), cifar10 \
             (the Keras tutorial), paper (the 2012 recipe; needs --data) and paper-bn (AlexNet-BN \
-            with LARS and poly decay for large batches, You et al. 2017; needs --data). Any option given \
+            with LARS and poly decay for large batches, You et al. 2017; needs --data) and finetune \
+            (torchvision's AlexNet fine-tuned from --from weights on --data, PyTorch's transfer-learning \
+            tutorial). Any option given \
             overrides the preset. Fashion-MNIST is read from Debian's dataset-fashion-mnist \
             package; its test split is the validation set.
 
@@ -50,10 +52,12 @@ struct TrainCommand: ParsableCommand {
     var clipNorm: Float?
     @Option(parsing: .unconditional, help: "SGD momentum.") var momentum: Float?
     @Option(name: .customLong("weight-decay"), parsing: .unconditional, help: "Weight decay (sgd, lars; adamw's decoupled decay).") var weightDecay: Float?
-    @Option(help: ArgumentHelp("constant, step (x0.1 every --step-epochs), plateau (x0.1 when validation error stops improving, 3 times at most) poly (to zero over the run, power 2) or cosine (half a cosine to zero over the run, after any --warmup).", valueName: "constant|step|plateau|poly|cosine"))
+    @Option(help: ArgumentHelp("constant, step (x0.1 every --step-epochs), plateau (x0.1 when validation error stops improving, 3 times at most), poly (to zero over the run, power 2), cosine (half a cosine to zero over the run, after any --warmup) or onecycle (PyTorch's OneCycleLR: up from lr/25 to lr over 30% of the steps, then down to lr/250000; no --warmup).", valueName: "constant|step|plateau|poly|cosine|onecycle"))
     var schedule: String?
     @Option(name: .customLong("step-epochs"), parsing: .unconditional, help: "Epochs between steps of the step schedule.") var stepEpochs: Int?
-    @Option(parsing: .unconditional, help: "Epochs without improvement before the plateau schedule lowers the rate.") var patience: Int?
+    @Option(name: .customLong("plateau-patience"), parsing: .unconditional, help: "Epochs without improvement before the plateau schedule lowers the rate.") var plateauPatience: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Early stopping: end the run after N epochs in a row without a better validation top-1 (best.safetensors keeps the best epoch).", valueName: "n"))
+    var patience: Int?
     @Option(parsing: .unconditional, help: "Steps of linear learning-rate warm-up.") var warmup: Int?
     @Option(parsing: .unconditional, help: "Seed of initialization, shuffling, augmentation and dropout.") var seed: UInt64?
     @OptionGroup var compute: ComputeOptions
@@ -77,6 +81,18 @@ struct TrainCommand: ParsableCommand {
     var config: String?
     @Flag(name: .customLong("print-config"), help: "Print the resolved recipe (preset, file and options together) as a recipe file for --config, and exit.")
     var printConfig = false
+    @Option(help: ArgumentHelp("Fine-tune: start from these weights (torchvision's AlexNet state dict as safetensors, a checkpoint, or an export). Tensors that fit are loaded; the others (the last classifier when the classes differ) start fresh as the new head. The normalisation becomes the weights' (ImageNet's for torchvision's).", valueName: "file.safetensors"))
+    var from: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("The number of classes to train (a check: it must be the dataset's).", valueName: "n"))
+    var classes: Int?
+    @Option(help: ArgumentHelp("With --from: layers that do not train (shell pattern over layer names, e.g. 'features.*'; repeatable). They get no update and no weight gradients.", valueName: "pattern"))
+    var freeze: [String] = []
+    @Option(name: .customLong("freeze-until"), help: ArgumentHelp("With --from: freeze every layer up to and including this one (e.g. features.10 or conv5).", valueName: "layer"))
+    var freezeUntil: String?
+    @Option(help: ArgumentHelp("With --from: start these layers fresh even though the weights fit them (pattern; repeatable).", valueName: "pattern"))
+    var reinit: [String] = []
+    @Option(name: .customLong("head-lr"), parsing: .unconditional, help: ArgumentHelp("With --from: the learning rate of the new layers (commonly 10x --lr); the schedule scales it with --lr.", valueName: "rate"))
+    var headLr: Float?
     @Option(parsing: .unconditional, help: "Train on the first N training examples only.") var limit: Int?
     @Option(name: .customLong("val-limit"), parsing: .unconditional, help: "Validate on the first N validation examples only.") var valLimit: Int?
 
@@ -85,7 +101,8 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("unknown preset '\(preset)'; choose one of \(TrainingPresets.names.joined(separator: ", "))")
         }
         for (name, value) in [("--epochs", epochs), ("--batch", batch), ("--limit", limit), ("--val-limit", valLimit),
-                              ("--workers", workers), ("--step-epochs", stepEpochs), ("--patience", patience)] {
+                              ("--workers", workers), ("--step-epochs", stepEpochs), ("--plateau-patience", plateauPatience),
+                              ("--patience", patience)] {
             if let value, value <= 0 { throw ValidationError("\(name) must be positive, got \(value)") }
         }
         if let lr, !(lr > 0) { throw ValidationError("--lr must be positive, got \(lr)") }
@@ -106,12 +123,17 @@ struct TrainCommand: ParsableCommand {
             throw ValidationError("unknown optimizer '\(optimizer)'; choose sgd, adam, adamw or lars")
         }
         if let schedule, Schedule.Kind(rawValue: schedule) == nil {
-            throw ValidationError("unknown schedule '\(schedule)'; choose constant, step, plateau, poly or cosine")
+            throw ValidationError("unknown schedule '\(schedule)'; choose constant, step, plateau, poly, cosine or onecycle")
         }
         if let trust, !(trust > 0) { throw ValidationError("--trust must be positive, got \(trust)") }
         if let clipNorm, !(clipNorm > 0) { throw ValidationError("--clip-norm must be positive, got \(clipNorm)") }
         if let checkpointEvery, checkpointEvery < 0 { throw ValidationError("--checkpoint-every must not be negative, got \(checkpointEvery)") }
         if let warmup, warmup < 0 { throw ValidationError("--warmup must not be negative, got \(warmup)") }
+        if from == nil, !freeze.isEmpty || freezeUntil != nil || !reinit.isEmpty || headLr != nil {
+            throw ValidationError("--freeze, --freeze-until, --reinit and --head-lr fine-tune weights given with --from")
+        }
+        if let headLr, !(headLr > 0) { throw ValidationError("--head-lr must be positive, got \(headLr)") }
+        if let classes, classes <= 0 { throw ValidationError("--classes must be positive, got \(classes)") }
         if resume && overwrite { throw ValidationError("--resume continues the run in --out, --overwrite replaces it: give one") }
     }
 
@@ -143,15 +165,27 @@ struct TrainCommand: ParsableCommand {
         if let lr { c.schedule.baseLearningRate = lr }
         if let schedule, let kind = Schedule.Kind(rawValue: schedule) { c.schedule.kind = kind }
         if let stepEpochs { c.schedule.stepEpochs = stepEpochs }
-        if let patience { c.schedule.patience = patience }
+        if let plateauPatience { c.schedule.patience = plateauPatience }
+        if let patience { c.earlyStoppingPatience = patience }
         if let warmup { c.schedule.warmupSteps = warmup }
         if let seed { c.seed = seed }
+        if c.schedule.kind == .onecycle && c.schedule.warmupSteps > 0 {
+            throw CLIError("the onecycle schedule warms up by itself (from lr/25 over 30% of the run): drop --warmup")
+        }
         if let checkpointEvery { c.checkpointEvery = checkpointEvery }
         if let input { c.inputShape = Shape(parsing: input) }
         if let resize { c.preprocessing.resize = resize }
         if let crop { c.preprocessing.crop = crop }
         if let limit { c.trainLimit = limit }
         if let valLimit { c.validationLimit = valLimit }
+        if let from {
+            var fineTuning = FineTuning(weights: from)
+            fineTuning.freeze = freeze
+            fineTuning.freezeUntil = freezeUntil
+            fineTuning.reinitialize = reinit
+            fineTuning.headLearningRate = headLr
+            c.fineTuning = fineTuning
+        }
         if c.optimizer.kind == .adam, momentum != nil || weightDecay != nil {
             throw CLIError("--momentum and --weight-decay belong to sgd; adam keeps Keras's defaults (adamw takes --weight-decay)")
         }
@@ -197,7 +231,8 @@ struct TrainCommand: ParsableCommand {
         compare("--trust", trust, c.optimizer.trustCoefficient ?? 0.001)
         compare("--schedule", schedule, c.schedule.kind.rawValue)
         compare("--step-epochs", stepEpochs, c.schedule.stepEpochs)
-        compare("--patience", patience, c.schedule.patience)
+        compare("--plateau-patience", plateauPatience, c.schedule.patience)
+        compare("--patience", patience, c.earlyStoppingPatience ?? 0)
         compare("--warmup", warmup, c.schedule.warmupSteps)
         compare("--seed", seed, c.seed)
         compare("--limit", limit, c.trainLimit ?? 0)
@@ -205,6 +240,11 @@ struct TrainCommand: ParsableCommand {
         compare("--input", input.flatMap(Shape.init(parsing:))?.description, networkInput.description)
         compare("--resize", resize.map(String.init), c.preprocessing.resize.map(String.init) ?? "none")
         compare("--crop", crop.map(String.init), c.preprocessing.crop.map(String.init) ?? "none")
+        compare("--from", from, c.fineTuning?.weights ?? "none")
+        compare("--freeze", freeze.isEmpty ? nil : freeze, c.fineTuning?.freeze ?? [])
+        compare("--freeze-until", freezeUntil, c.fineTuning?.freezeUntil ?? "none")
+        compare("--reinit", reinit.isEmpty ? nil : reinit, c.fineTuning?.reinitialize ?? [])
+        compare("--head-lr", headLr, c.fineTuning?.headLearningRate ?? 0)
         if stats != nil { found.append("--stats (the run's lighting is part of its recipe)") }
         if config != nil { found.append("--config (the run's recipe is its checkpoint's)") }
         return found
@@ -257,6 +297,10 @@ struct TrainCommand: ParsableCommand {
                 return
             }
             session = try TrainingSession(configuration: configuration, setup: setup)
+            if let classes, classes != session.run.classNames.count {
+                throw CLIError("--classes \(classes), but \(configuration.data) has \(session.run.classNames.count) classes")
+            }
+            if let start = session.weightsStart { print(describe(start, fineTuning: session.run.configuration)) }
         }
         let configuration = session.run.configuration
         let trainer = session.trainer
@@ -290,6 +334,14 @@ struct TrainCommand: ParsableCommand {
             if speaks { display.clearBar() }
             print("Interrupted after step \(step): \(directory)/last.safetensors holds the run; continue it with --resume.")
             throw ExitCode(130)
+        case let .stoppedEarly(epoch):
+            let run = trainer.run
+            let best = run.history.count - 1 - (run.epochsSinceBest ?? 0)
+            print("Stopped early after epoch \(epoch): validation top-1 has not improved for \(run.configuration.earlyStoppingPatience ?? 0) "
+                + "epoch\(run.configuration.earlyStoppingPatience == 1 ? "" : "s") (--patience).")
+            if let top1 = run.bestTop1 {
+                print("Test accuracy: \(ProgressDisplay.percent(top1)) top-1 at epoch \(best + 1), the best; \(directory)/best.safetensors holds it.")
+            }
         case .completed:
             let final = trainer.run.history.last
             if let top1 = final?.validationTop1, let top5 = final?.validationTop5 {
@@ -300,6 +352,22 @@ struct TrainCommand: ParsableCommand {
             print("Checkpoints: \(directory)/last.safetensors, \(directory)/best.safetensors; history.csv and curves.png beside them.")
         }
     }
+}
+
+/// What a fine-tuning run took from its weights, tensor by tensor, and what trains.
+func describe(_ start: TrainingSession.WeightsStart, fineTuning c: TrainingConfiguration) -> String {
+    let source = c.fineTuning?.weights ?? "the weights"
+    var lines = ["Starting from \(source): \(start.match.loadedCount) of \(start.match.tensors.count) tensors loaded"]
+    lines += start.match.report.map { "  " + $0 }
+    if !start.frozenLayers.isEmpty { lines.append("frozen (no update, no weight gradient): \(start.frozenLayers.joined(separator: ", "))") }
+    if !start.match.newLayers.isEmpty {
+        let rate = c.fineTuning?.headLearningRate.map { "learning rate \($0)" } ?? "the base learning rate"
+        lines.append("new head: \(start.match.newLayers.joined(separator: ", ")) (\(rate))")
+    }
+    if start.normalizationFromWeights {
+        lines.append("normalisation from the weights: mean \(c.preprocessing.mean), std \(c.preprocessing.std)")
+    }
+    return lines.joined(separator: "\n")
 }
 
 /// Flushes `print`'s buffer (before other threads or stderr write).

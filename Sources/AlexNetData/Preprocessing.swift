@@ -49,6 +49,13 @@ public struct Preprocessing: Codable, Sendable, Equatable {
         self.eigenvectors = eigenvectors
     }
 
+    /// ImageNet preprocessing as torchvision's pretrained models expect it: resize the shorter
+    /// side to 256, centre crop 224 (both scaled to `crop`), per-channel mean and std of ImageNet
+    /// on pixels in [0, 1].
+    public static func imageNet(crop: Int) -> Preprocessing {
+        Preprocessing(channels: 3, resize: crop * 256 / 224, crop: crop, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+    }
+
     /// The output shape for an input of `width` x `height`.
     public func outputShape(width: Int, height: Int) -> Shape {
         if let crop { return Shape(channels: channels, height: crop, width: crop) }

@@ -139,6 +139,16 @@ public struct ResolvedNetwork: Sendable {
     public var network: Network
     public var layers: [ResolvedLayer]
     public var layout: ParameterLayout
+    /// Layers whose parameters training leaves alone (fine-tuning's frozen layers, by name):
+    /// training plans compute no gradient for their parameters (cpu, reference), and backward
+    /// stops below the first layer that still trains. Set before making a plan.
+    public var frozenLayers: Set<String> = []
+
+    /// The lowest layer whose parameters train (those of no other layer below it need a
+    /// gradient, so backward need not go further down); nil when none trains.
+    public var firstTrainedLayer: Int? {
+        layers.first { $0.parameterCount > 0 && !frozenLayers.contains($0.name) }?.index
+    }
 
     public var inputShape: Shape { network.inputShape }
     public var outputShape: Shape { layers.last!.outputShape }

@@ -16,6 +16,21 @@ public struct EpochRecord: Codable, Sendable, Equatable {
     public var validationTop5: Double?
     public var imagesPerSecond: Double
     public var wallSeconds: Double
+
+    public init(epoch: Int, step: Int, learningRate: Float, trainLoss: Double, trainAccuracy: Double,
+                validationLoss: Double? = nil, validationTop1: Double? = nil, validationTop5: Double? = nil,
+                imagesPerSecond: Double, wallSeconds: Double) {
+        self.epoch = epoch
+        self.step = step
+        self.learningRate = learningRate
+        self.trainLoss = trainLoss
+        self.trainAccuracy = trainAccuracy
+        self.validationLoss = validationLoss
+        self.validationTop1 = validationTop1
+        self.validationTop5 = validationTop5
+        self.imagesPerSecond = imagesPerSecond
+        self.wallSeconds = wallSeconds
+    }
 }
 
 /// Sums over the part of an epoch already trained, so that a run resumed mid-epoch reports
@@ -50,6 +65,20 @@ public struct RunState: Codable, Sendable, Equatable {
     public init(configuration: TrainingConfiguration, classNames: [String]) {
         self.configuration = configuration
         self.classNames = classNames
+    }
+
+    /// Finished epochs since the one with the best validation top-1 (0 when the last was the
+    /// best, nil before any validation).
+    public var epochsSinceBest: Int? {
+        let scores = history.map(\.validationTop1)
+        guard let best = scores.compactMap({ $0 }).max(), let index = scores.firstIndex(of: best) else { return nil }
+        return history.count - 1 - index
+    }
+
+    /// Whether early stopping ends the run here (see `TrainingConfiguration.earlyStoppingPatience`).
+    public var stopsEarly: Bool {
+        guard let patience = configuration.earlyStoppingPatience, let since = epochsSinceBest else { return false }
+        return since >= patience
     }
 
     /// The learning rate of the next step.

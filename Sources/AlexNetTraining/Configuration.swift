@@ -26,6 +26,13 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// Use only the first N training / validation examples (quick experiments and tests).
     public var trainLimit: Int?
     public var validationLimit: Int?
+    /// Early stopping (Keras's `EarlyStopping(monitor="val_accuracy", patience=)`): end the run
+    /// once this many epochs in a row have not raised the best validation top-1 (nil: never).
+    /// Distinct from the plateau schedule's patience, which lowers the rate instead.
+    public var earlyStoppingPatience: Int?
+    /// Start from trained weights instead of a fresh initialisation (`--from`), with frozen
+    /// layers and the new head's rate.
+    public var fineTuning: FineTuning?
 
     public init(preset: String, model: String, data: String, epochs: Int, batchSize: Int, optimizer: Optimizer,
                 schedule: Schedule, seed: UInt64 = 0, preprocessing: Preprocessing) {

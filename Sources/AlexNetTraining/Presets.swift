@@ -2,7 +2,7 @@ import AlexNetData
 
 /// Training recipes by name: each carries its whole recipe (SPEC.md sections 1-3).
 public enum TrainingPresets {
-    public static let names = ["quick", "d2l-fashion", "cifar10", "paper", "paper-bn"]
+    public static let names = ["quick", "d2l-fashion", "cifar10", "paper", "paper-bn", "finetune"]
 
     /// Fashion-MNIST's mean and standard deviation of pixel values in [0, 1] over the 60,000
     /// training images (computed by `alexnet data stats`).
@@ -58,6 +58,18 @@ public enum TrainingPresets {
             c.optimizer = .lars()
             c.schedule = Schedule(kind: .poly, baseLearningRate: 2)
             return c
+        case "finetune":
+            // PyTorch's transfer-learning tutorial (torchvision AlexNet from ImageNet weights,
+            // given with --from): SGD lr 0.001 momentum 0.9, x0.1 every 7 epochs; ImageNet's
+            // normalisation, random 224 crops of 256-resized images and mirrors in training.
+            var preprocessing = Preprocessing.imageNet(crop: 224)
+            preprocessing.randomCrop = true
+            preprocessing.flip = true
+            return TrainingConfiguration(
+                preset: name, model: "torchvision", data: "", epochs: 5, batchSize: 32,
+                optimizer: .sgd(momentum: 0.9),
+                schedule: Schedule(kind: .step, baseLearningRate: 0.001, stepEpochs: 7),
+                preprocessing: preprocessing)
         default:
             return nil
         }

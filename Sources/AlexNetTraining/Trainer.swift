@@ -24,6 +24,8 @@ public enum TrainingOutcome: Equatable, Sendable {
     case completed
     /// Stopped by `shouldStop` (Ctrl-C) after a step; the checkpoint holds the position.
     case interrupted(step: Int)
+    /// Early stopping ended the run after `epoch` finished epochs (`RunState.stopsEarly`).
+    case stoppedEarly(epoch: Int)
 }
 
 public enum TrainingError: Error, CustomStringConvertible {
@@ -126,6 +128,7 @@ public final class Trainer {
         let clock = Stopwatch(prior: run.elapsedSeconds)
         try synchronizeParameters()
         while run.epoch < run.configuration.epochs {
+            if run.stopsEarly { return .stoppedEarly(epoch: run.epoch) }
             let (epoch, batches) = (run.epoch, training.batchesPerEpoch)
             observer?.epochStarted(epoch: epoch, epochs: run.configuration.epochs, batches: batches, firstBatch: run.batch)
             let stream = training.batches(epoch: epoch, from: run.batch)

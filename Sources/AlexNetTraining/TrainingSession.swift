@@ -50,6 +50,8 @@ public final class TrainingSession {
     public let trainingExamples: Int
     public let validationExamples: Int?
     public let isResumed: Bool
+    /// The weights a fine-tuning run started from, tensor by tensor (nil for other runs).
+    public let weightsStart: WeightsStart?
     /// Folders this session created for its output (removed again if the run fails empty).
     public private(set) var createdDirectories: [String] = []
     /// The run's files that are written as it goes.
@@ -71,8 +73,13 @@ public final class TrainingSession {
             var network = try Zoo.network(configuration.model, input: configuration.inputShape, readFile: { try readTextFile($0) })
             let classNames = splits.training.classNames
             if network.classCount != classNames.count { network = try network.withClassCount(classNames.count) }
+            var configuration = configuration
+            var start: WeightsStart?
+            if let fineTuning = configuration.fineTuning {
+                start = try Self.prepareFineTuning(fineTuning, network: network, configuration: &configuration)
+            }
             let run = RunState(configuration: configuration, classNames: classNames)
-            try self.init(network: network, run: run, splits: splits, checkpoint: nil, setup: setup)
+            try self.init(network: network, run: run, splits: splits, checkpoint: nil, start: start, setup: setup)
         } catch {
             Self.removeIfEmpty(created)
             throw error
@@ -96,17 +103,56 @@ public final class TrainingSession {
         if let checkpointEvery { run.configuration.checkpointEvery = checkpointEvery }
         _ = try prepareOutput(setup, fresh: false)
         let splits = try Datasets.open(run.configuration.data)
-        return try TrainingSession(network: loaded.network, run: run, splits: splits, checkpoint: loaded.tensors, setup: setup)
+        return try TrainingSession(network: loaded.network, run: run, splits: splits, checkpoint: loaded.tensors, start: nil, setup: setup)
     }
 
-    private init(network: Network, run: RunState, splits: Datasets.Splits, checkpoint: SafeTensors?, setup: TrainingSetup) throws {
+    /// A weights file and what of it fits the network.
+    public struct WeightsStart {
+        public var file: SafeTensors
+        public var match: WeightsMatch
+        /// Layers that do not train.
+        public var frozenLayers: [String]
+        /// Whether the normalisation came from the weights (their model's, or ImageNet's).
+        public var normalizationFromWeights: Bool
+    }
+
+    /// Opens the weights, matches them to `network`, and writes the layers' rates (frozen, the
+    /// head's) and the weights' normalisation into `configuration`.
+    private static func prepareFineTuning(_ fineTuning: FineTuning, network: Network,
+                                          configuration: inout TrainingConfiguration) throws -> WeightsStart {
+        let file = try SafeTensors(path: fineTuning.weights)
+        let resolved = try network.resolved()
+        let match = WeightsMatch(file: file, network: resolved, reinitialize: fineTuning.reinitialize)
+        guard match.loadedCount > 0 else {
+            let theirs = file.entries.prefix(4).map(\.name).joined(separator: ", ")
+            let ours = resolved.layout.slots.prefix(4).map(\.name).joined(separator: ", ")
+            throw TrainingSetupError("no tensor of \(fineTuning.weights) fits \(network.name): the file has \(theirs)...; the network "
+                + "needs \(ours)... (torchvision's state dict fits --model torchvision)")
+        }
+        let (rates, frozen) = try fineTuning.layerRates(network: resolved, newLayers: match.newLayers,
+                                                         baseLearningRate: configuration.schedule.baseLearningRate)
+        configuration.optimizer.layerRates = rates.isEmpty ? nil : rates
+        let normalization = FineTuning.normalization(of: file, network: network)
+        if let normalization {
+            configuration.preprocessing.channels = normalization.channels
+            configuration.preprocessing.scale = normalization.scale
+            configuration.preprocessing.mean = normalization.mean
+            configuration.preprocessing.std = normalization.std
+            configuration.preprocessing.meanImage = normalization.meanImage
+        }
+        return WeightsStart(file: file, match: match, frozenLayers: frozen, normalizationFromWeights: normalization != nil)
+    }
+
+    private init(network: Network, run: RunState, splits: Datasets.Splits, checkpoint: SafeTensors?, start: WeightsStart?,
+                 setup: TrainingSetup) throws {
         let c = run.configuration
         let training: any ImageSource = c.trainLimit.map { PrefixSource(splits.training, count: $0) } ?? splits.training
         let validation: (any ImageSource)? = splits.test.map { test in c.validationLimit.map { PrefixSource(test, count: $0) } ?? test }
         guard splits.training.classNames.count == run.classNames.count else {
             throw TrainingSetupError("\(c.data) has \(splits.training.classNames.count) classes, the run \(run.classNames.count)")
         }
-        let resolved = try network.resolved()
+        var resolved = try network.resolved()
+        resolved.frozenLayers = Set((c.optimizer.layerRates ?? [:]).filter { $0.value == 0 }.keys)
         if let crop = c.preprocessing.crop, c.preprocessing.resize == nil || setup.exactCrop, let input = network.inputShape.image,
            crop != input.height {
             throw TrainingSetupError("a crop of \(crop) cannot feed \(network.name), which takes \(network.inputShape): "
@@ -145,6 +191,8 @@ public final class TrainingSession {
         trainer.writesFiles = setup.writesFiles && setup.reducer.rank == 0
         trainer.reducer = setup.reducer
         if let checkpoint { try Checkpoint.load(checkpoint, into: plan, optimizer: c.optimizer) }
+        if let start { try start.match.load(start.file, into: plan) }
+        weightsStart = start
         self.network = resolved
         trainingExamples = training.count
         validationExamples = validation?.count

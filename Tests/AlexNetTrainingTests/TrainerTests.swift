@@ -266,3 +266,37 @@ struct BrokenAt: ImageSource {
         #expect(straight.run.scheduleState.reductions > 0, "the run must cross a reduction: \(straight.run.history.map(\.validationTop1))")
     }
 }
+
+@Suite struct EarlyStoppingTests {
+    /// Epochs since the best validation top-1, counted from the history (the first of equal
+    /// bests counts: later ties are not improvements).
+    @Test func countsEpochsSinceTheBest() {
+        var run = TrainingFixture.fresh(epochs: 9)
+        #expect(run.epochsSinceBest == nil && !run.stopsEarly)
+        for top1 in [0.5, 0.7, 0.6, 0.7] {
+            var record = EpochRecord(epoch: run.history.count + 1, step: 0, learningRate: 0.1, trainLoss: 1, trainAccuracy: 0.5,
+                                     imagesPerSecond: 1, wallSeconds: 1)
+            record.validationTop1 = top1
+            run.history.append(record)
+        }
+        #expect(run.epochsSinceBest == 2)
+        run.configuration.earlyStoppingPatience = 3
+        #expect(!run.stopsEarly)
+        run.configuration.earlyStoppingPatience = 2
+        #expect(run.stopsEarly)
+    }
+
+    /// A rate too small to change the network leaves validation top-1 where it was: with
+    /// patience 1 the run ends after its second epoch instead of its fifth.
+    @Test func aRunWithoutProgressStopsAfterPatienceEpochs() throws {
+        var run = TrainingFixture.fresh(epochs: 5)
+        run.configuration.schedule.baseLearningRate = 1e-12
+        run.configuration.earlyStoppingPatience = 1
+        let trainer = try TrainingFixture.trainer(run: run, directory: nil)
+        #expect(try trainer.train() == .stoppedEarly(epoch: 2))
+        #expect(trainer.run.history.count == 2 && trainer.run.epochsSinceBest == 1)
+        // Asked again (a resumed run), it stops before taking a step.
+        let steps = trainer.run.step
+        #expect(try trainer.train() == .stoppedEarly(epoch: 2) && trainer.run.step == steps)
+    }
+}

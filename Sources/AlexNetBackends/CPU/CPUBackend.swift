@@ -58,6 +58,8 @@ public final class CPUPlan: ProfilingPlan {
     private let input: Activation
     private let operations: [CPUOperation]
     private let sharedBuffers: [RawStorage]
+    /// The first operation backward runs (those below it hold only layers that do not train).
+    private let backwardStart: Int
     /// Logits `[N, classes]` in plain layout.
     private var logits: Activation { operations.last?.output ?? input }
 
@@ -79,10 +81,22 @@ public final class CPUPlan: ProfilingPlan {
                                   parameters: parameters, gradients: gradients, state: state)
         input = try Activation(try MemoryDescriptor.plain([batchSize] + network.inputShape.dimensions), engine: engine)
         operations = try Self.lower(network, input: input, builder: builder, inputGradient: mode == .attribution)
+        // Backward runs down to the operation holding the lowest layer that trains (all of
+        // them in attribution plans, which want the input's gradient); that one computes no
+        // input gradient. Frozen layers above it pass gradients on but compute none of their own.
+        let lowest = mode == .training ? network.firstTrainedLayer ?? network.layers.count : 0
+        let lowered = operations
+        let backwardStart = lowered.indices.first { k in
+            (k + 1 < lowered.count ? lowered[k + 1].firstLayer : network.layers.count) > lowest
+        } ?? lowered.count
+        self.backwardStart = backwardStart
         if isTraining {
             // The first operation's input gradient goes to buffer 0 in attribution plans only.
-            for (k, operation) in operations.enumerated() {
-                try operation.prepareBackward(outputParity: (k + 1) % 2, inputParity: k == 0 && mode != .attribution ? nil : k % 2)
+            for (k, operation) in operations.enumerated() where k >= backwardStart {
+                operation.computesParameterGradients = !network.layers.indices.contains(operation.firstLayer)
+                    || !network.frozenLayers.contains(network.layers[operation.firstLayer].name)
+                try operation.prepareBackward(outputParity: (k + 1) % 2,
+                                              inputParity: k == backwardStart && mode != .attribution ? nil : k % 2)
             }
             builder.reserveGradientBytes((operations.last?.output ?? input).descriptor.byteCount)
         }
@@ -185,7 +199,7 @@ public final class CPUPlan: ProfilingPlan {
         DNNLThreads.set(threads)
         let context = StepContext(isTraining: true, step: UInt64(step), seed: seed, firstRow: firstRow)
         var ready = network.layout.trainableCount
-        for operation in operations.reversed() {
+        for operation in operations[backwardStart...].reversed() {
             timed(&operation.backwardSeconds) { operation.backward(context) }
             guard let gradientsReady else { continue }
             let start = network.layout.trainableStart(fromLayer: operation.firstLayer)

@@ -57,6 +57,8 @@ class CPUOperation {
     let output: Activation
     /// Whether backward must produce the input gradient (false for the first layer).
     var needsInputGradient = true
+    /// False for a frozen layer's operation: backward computes no gradient for its parameters.
+    var computesParameterGradients = true
     var forwardSeconds = 0.0
     var backwardSeconds = 0.0
     /// Multiply-accumulates per example of the layers this operation runs (for GFLOP/s).

@@ -258,9 +258,11 @@ final class ConvolutionOperation: CPUOperation {
     override func backward(_ context: StepContext) {
         let engine = builder.engine
         reluBackward?.execute(engine)
-        weightGradientSourceReorder?.execute(engine)
-        backwardWeights?.execute(engine)
-        weightGradientReorder?.execute(engine)
+        if computesParameterGradients {
+            weightGradientSourceReorder?.execute(engine)
+            backwardWeights?.execute(engine)
+            weightGradientReorder?.execute(engine)
+        }
         dataWeightsReorder?.execute(engine)
         backwardData?.execute(engine)
         diffSourceReorder?.execute(engine)

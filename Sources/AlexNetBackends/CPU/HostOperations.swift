@@ -78,14 +78,14 @@ final class LinearOperation: CPUOperation {
         let x = input.floats.baseAddress!, y = output.floats.baseAddress!
         let count = batch * outputs
         if fusedReLU { for i in 0..<count where y[i] <= 0 { dy[i] = 0 } }
-        if let biasGradient {
+        if computesParameterGradients, let biasGradient {
             for o in 0..<outputs { biasGradient[o] = 0 }
             for row in 0..<batch {
                 let line = dy + row * outputs
                 for o in 0..<outputs { biasGradient[o] += line[o] }
             }
         }
-        gemm(true, false, outputs, inputs, batch, dy, outputs, x, inputs, weightGradient, inputs)
+        if computesParameterGradients { gemm(true, false, outputs, inputs, batch, dy, outputs, x, inputs, weightGradient, inputs) }
         if let dx = diffInput {
             gemm(false, false, batch, inputs, outputs, dy, outputs, weights, inputs, dx, inputs)
         }

@@ -56,18 +56,22 @@ public final class ReferencePlan: Plan {
         return activations
     }
 
-    /// Backpropagates `outputGradient` through the layers, accumulating into `gradients`;
-    /// returns the gradient with respect to the input.
+    /// Backpropagates `outputGradient` through the layers from the last down to `lowest`,
+    /// accumulating into `gradients` (none for frozen layers); returns the gradient with respect
+    /// to layer `lowest`'s input (the network's input for 0).
     @discardableResult
-    public func backward(activations: [Tensor], outputGradient: Tensor, step: UInt64, firstRow: Int = 0,
+    public func backward(activations: [Tensor], outputGradient: Tensor, step: UInt64, firstRow: Int = 0, lowest: Int = 0,
                          gradientsReady: ((Int) -> Void)? = nil) -> Tensor {
         var gradient = outputGradient
         var ready = network.layout.trainableCount
-        for (index, layer) in network.layers.enumerated().reversed() {
+        for (index, layer) in network.layers.enumerated().reversed() where index >= lowest {
             let context = PassContext(isTraining: true, seed: seed, step: step, layerIndex: index, firstRow: firstRow)
             gradient = layer.layer.backward(
                 input: activations[index], output: activations[index + 1], outputGradient: gradient,
                 parameters: layerParameters[index], context: context)
+            if network.frozenLayers.contains(layer.name) {
+                for slot in layer.slots where slot.isTrainable { gradients.view(offset: slot.offset, count: slot.count).update(repeating: 0) }
+            }
             let start = network.layout.trainableStart(fromLayer: index)
             if let gradientsReady, start < ready, start > 0 {
                 ready = start
@@ -97,7 +101,7 @@ public final class ReferencePlan: Plan {
         let (loss, outputGradient) = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels)
         gradients.fill(with: 0)
         backward(activations: activations, outputGradient: outputGradient, step: UInt64(step), firstRow: firstRow,
-                 gradientsReady: gradientsReady)
+                 lowest: network.firstTrainedLayer ?? network.layers.count, gradientsReady: gradientsReady)
         return StepOutput(loss: loss, logits: logits)
     }
 

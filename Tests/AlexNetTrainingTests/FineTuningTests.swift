@@ -1,0 +1,155 @@
+import AlexNetBackends
+import AlexNetCore
+import AlexNetInterop
+import AlexNetNetwork
+import AlexNetTraining
+import Foundation
+import Testing
+
+/// torchvision's AlexNet, narrower (scripts/make_finetune_fixture.py wrote its weights from
+/// PyTorch under torchvision's names, with the logits of two images in eval mode).
+enum TinyTorchvision {
+    static let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/pytorch/tiny-torchvision.safetensors").path
+
+    static func network(classes: Int = 10) throws -> Network {
+        try NetworkFile.parse("""
+            name: tiny-torchvision
+            input: 3x63x63
+            init: pytorch
+
+            features.0    conv      out=8 kernel=11 stride=4 pad=2
+            features.1    relu
+            features.2    maxpool   kernel=3 stride=2
+            features.3    conv      out=16 kernel=5 pad=2
+            features.4    relu
+            features.5    maxpool   kernel=3 stride=2
+            features.6    conv      out=24 kernel=3 pad=1
+            features.7    relu
+            features.8    conv      out=16 kernel=3 pad=1
+            features.9    relu
+            features.10   conv      out=16 kernel=3 pad=1
+            features.11   relu
+            features.12   maxpool   kernel=3 stride=2
+            avgpool       adaptive_avgpool size=6
+            flatten       flatten
+            classifier.0  dropout   p=0.5
+            classifier.1  linear    out=64
+            classifier.2  relu
+            classifier.3  dropout   p=0.5
+            classifier.4  linear    out=64
+            classifier.5  relu
+            classifier.6  linear    out=\(classes)
+            """)
+    }
+}
+
+@Suite struct FineTuningTests {
+    /// Weights exported from PyTorch under torchvision's names load without renames, and the
+    /// network then computes PyTorch's logits on both backends.
+    @Test(arguments: ["reference", "cpu"])
+    func pytorchWeightsLoadAndGivePyTorchsLogits(backend: String) throws {
+        let file = try SafeTensors(path: TinyTorchvision.path)
+        let network = try TinyTorchvision.network().resolved()
+        let match = WeightsMatch(file: file, network: network)
+        #expect(match.loadedCount == 16 && match.newLayers.isEmpty, "\(match.report)")
+        #expect(match.unused.map(\.name).sorted() == ["check.input", "check.logits"])
+        let plan = try Backends.make(backend).makePlan(for: network, batchSize: 2, mode: .inference, seed: 1)
+        try match.load(file, into: plan)
+        let input = Tensor(shape: [2, 3, 63, 63], scalars: try file.floats("check.input"))
+        let logits = try plan.infer(input)
+        let comparison = Comparison(logits.scalars, try file.floats("check.logits"), atol: 1e-5, rtol: 1e-4)
+        #expect(comparison.isClose, "\(comparison)")
+    }
+
+    /// With 3 classes, the last classifier does not fit: it is new, tensor by tensor, and the
+    /// rest is loaded bit for bit.
+    @Test func aNewHeadStartsFreshAndTheRestLoads() throws {
+        let file = try SafeTensors(path: TinyTorchvision.path)
+        let network = try TinyTorchvision.network(classes: 3).resolved()
+        let match = WeightsMatch(file: file, network: network)
+        #expect(match.newLayers == ["classifier.6"])
+        let new = match.tensors.filter { $0.newBecause != nil }
+        #expect(new.map(\.name) == ["classifier.6.weight", "classifier.6.bias"])
+        #expect(new.first?.newBecause == "the file's is [10, 64]")
+        #expect(match.report.contains("loaded features.0.weight [8, 3, 11, 11]"), "\(match.report)")
+        let plan = try ReferenceBackend().makePlan(for: network, batchSize: 1, mode: .inference, seed: 3)
+        let fresh = plan.parameters.array
+        try match.load(file, into: plan)
+        let slot = try #require(network.layout.slot(named: "features.8.weight"))
+        #expect(Array(plan.parameters.array[slot.offset..<slot.offset + slot.count]) == (try file.floats("features.8.weight")))
+        let head = try #require(network.layout.slot(named: "classifier.6.weight"))
+        #expect(plan.parameters.array[head.offset..<head.offset + head.count] == fresh[head.offset..<head.offset + head.count])
+        // --reinit starts a fitting layer fresh too.
+        let forced = WeightsMatch(file: file, network: network, reinitialize: ["classifier.[46]"])
+        #expect(forced.newLayers == ["classifier.4", "classifier.6"])
+    }
+
+    /// Frozen layers get no gradient and no update (not even weight decay or momentum); the
+    /// others get exactly the gradient of an unfrozen step, the new head at its own rate. Frozen
+    /// layers between trained ones pass the gradient down.
+    @Test(arguments: ["reference", "cpu"], [["features.*"], ["features.6", "classifier.4"]])
+    func frozenLayersStayPutAndTheHeadTakesItsRate(backend: String, freeze: [String]) throws {
+        let file = try SafeTensors(path: TinyTorchvision.path)
+        var network = try TinyTorchvision.network(classes: 3).resolved()
+        let match = WeightsMatch(file: file, network: network)
+        var fineTuning = FineTuning(weights: TinyTorchvision.path)
+        fineTuning.freeze = freeze
+        fineTuning.headLearningRate = 0.5
+        let (rates, frozen) = try fineTuning.layerRates(network: network, newLayers: match.newLayers, baseLearningRate: 0.05)
+        if freeze == ["features.*"] {
+            #expect(frozen == ["features.0", "features.3", "features.6", "features.8", "features.10"])
+            #expect(rates["classifier.6"] == 10 && rates["features.3"] == 0 && rates["classifier.1"] == nil)
+        } else {
+            #expect(frozen == ["features.6", "classifier.4"])
+        }
+
+        let unfrozen = try Backends.make(backend).makePlan(for: network, batchSize: 4, mode: .training, seed: 9)
+        network.frozenLayers = Set(frozen)
+        let plan = try Backends.make(backend).makePlan(for: network, batchSize: 4, mode: .training, seed: 9)
+        for p in [plan, unfrozen] { try match.load(file, into: p) }
+        let input = Tensor(shape: [4, 3, 63, 63], scalars: (0..<(4 * 3 * 63 * 63)).map { Float(($0 * 37) % 101) / 101 })
+        let labels = [0, 1, 2, 1]
+        let before = plan.parameters.array
+        let full = try unfrozen.computeGradients(input: input, labels: labels, step: 0)
+        let step = try plan.computeGradients(input: input, labels: labels, step: 0)
+        #expect(abs(step.loss - full.loss) < 1e-6, "the same forward pass")
+        var optimizer = Optimizer.sgd(momentum: 0.9, weightDecay: 0.01)
+        optimizer.layerRates = rates
+        try plan.update(with: optimizer, learningRate: 0.05, step: 0)
+        let (after, gradients, reference) = (plan.parameters.array, plan.gradients.array, unfrozen.gradients.array)
+        for slot in network.layout.slots where slot.isTrainable {
+            let range = slot.offset..<slot.offset + slot.count
+            if frozen.contains(where: { slot.name.hasPrefix($0 + ".") }) {
+                #expect(gradients[range].allSatisfy { $0 == 0 }, "\(slot.name) has a gradient")
+                #expect(after[range] == before[range], "\(slot.name) moved")
+            } else {
+                let comparison = Comparison(Array(gradients[range]), Array(reference[range]), atol: 1e-6, rtol: 1e-4)
+                #expect(comparison.isClose, "\(slot.name): \(comparison)")
+                // SGD's first step from zero velocity: w - eps (g + decay w), eps the layer's rate.
+                let eps: Float = slot.name.hasPrefix("classifier.6") ? 0.5 : 0.05
+                let expected = range.map { before[$0] - eps * (reference[$0] + 0.01 * before[$0]) }
+                let moved = Comparison(Array(after[range]), expected, atol: 1e-6, rtol: 1e-4)
+                #expect(moved.isClose, "\(slot.name): \(moved)")
+            }
+        }
+    }
+
+    /// Freezing what cannot be frozen is refused, naming the layers.
+    @Test func impossibleFreezesAreRefused() throws {
+        let network = try TinyTorchvision.network(classes: 3).resolved()
+        func refusal(_ change: (inout FineTuning) -> Void) -> String {
+            var fineTuning = FineTuning(weights: "w.safetensors")
+            change(&fineTuning)
+            do {
+                _ = try fineTuning.layerRates(network: network, newLayers: ["classifier.6"], baseLearningRate: 0.01)
+                return "accepted"
+            } catch { return "\(error)" }
+        }
+        #expect(refusal { $0.freeze = ["conv*"] }.contains("--freeze 'conv*' matches no layer with parameters; the layers are features.0"))
+        #expect(refusal { $0.freeze = ["classifier.*"] }.contains("classifier.6 is new"))
+        #expect(refusal { $0.freezeUntil = "conv5" }.contains("no layer 'conv5'"))
+        #expect(refusal { $0.freezeUntil = "features.12" } == "accepted")
+        #expect(refusal { $0.freeze = ["*"] }.contains("is new"))
+    }
+}
