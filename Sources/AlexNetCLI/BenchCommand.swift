@@ -55,11 +55,14 @@ struct BenchCommand: ParsableCommand {
 
     @Flag(help: "Print the results as JSON.")
     var json = false
+    @Option(help: ArgumentHelp("Train with these layers frozen, as `train --from --freeze` does (shell pattern over layer names; repeatable): no update, no weight gradient, backward stops below the lowest layer that trains.", valueName: "pattern"))
+    var freeze: [String] = []
 
     func validate() throws {
         if let batch, batch <= 0 { throw ValidationError("--batch must be positive") }
         if mode == .latency, let batch, batch != 1 { throw ValidationError("--mode latency runs batch 1; use --mode infer for batch \(batch)") }
         if steps <= 0 || warmup < 0 { throw ValidationError("--steps must be positive and --warmup not negative") }
+        if !freeze.isEmpty && mode != .train { throw ValidationError("--freeze times training: use --mode train") }
         if perLayer && compute.backend == "reference" { throw ValidationError("--per-layer needs the cpu backend") }
     }
 
@@ -71,7 +74,15 @@ struct BenchCommand: ParsableCommand {
     }
 
     private func measure(group: MPIReducer?) throws {
-        let network = try model.network().resolved()
+        var network = try model.network().resolved()
+        var optimizer = Optimizer.paper
+        if !freeze.isEmpty {
+            var fineTuning = FineTuning(weights: "--freeze")
+            fineTuning.freeze = freeze
+            let (rates, frozen) = try fineTuning.layerRates(network: network, newLayers: [], baseLearningRate: 1)
+            network.frozenLayers = Set(frozen)
+            optimizer.layerRates = rates
+        }
         let batchSize = batch ?? [.train: 128, .infer: 64, .latency: 1][mode]!
         let reducer: any GradientReducer = group ?? LocalReducer()
         let processes = reducer.worldSize
@@ -84,7 +95,6 @@ struct BenchCommand: ParsableCommand {
         let peak = MachineProbe.sgemmPeak(threads: threadCount) * Double(processes)
         let classes = network.outputShape.elementCount
         let labels = (0..<localBatch).map { $0 % classes }
-        let optimizer = Optimizer.paper
         let backend = try compute.make(winograd: !noWinograd)
         let plan = try backend.makePlan(for: network, batchSize: localBatch, mode: mode == .train ? .training : .inference, seed: 1)
         let input = Tensor(randomUniform: [localBatch] + network.inputShape.dimensions, low: 0, high: 1, seed: UInt64(1 + reducer.rank))
@@ -113,7 +123,10 @@ struct BenchCommand: ParsableCommand {
         seconds.sort()
         let median = seconds.count % 2 == 1 ? seconds[seconds.count / 2]
             : (seconds[seconds.count / 2 - 1] + seconds[seconds.count / 2]) / 2
-        let flopsPerImage = Double((mode == .train ? 6 : 2) * network.multiplyAccumulates)
+        // Training: forward (2 x MACs) and backward (4 x MACs) of the layers that train (from the
+        // lowest trained layer up, all of them without --freeze).
+        let trained = network.layers.filter { $0.index >= (network.firstTrainedLayer ?? network.layers.count) }
+        let flopsPerImage = Double(2 * network.multiplyAccumulates + (mode == .train ? 4 * trained.reduce(0) { $0 + $1.multiplyAccumulates } : 0))
         let gflops = flopsPerImage * Double(batchSize) / median / 1e9
         let layers = (profiled?.timings ?? []).filter { _ in perLayer }.map { timing in
             BenchResult.Layer(

@@ -77,6 +77,8 @@ assert set(MODELS) == set(MACS)
 def main():
     arguments = parser(__doc__)
     arguments.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    arguments.add_argument("--freeze-features", action="store_true",
+                           help="train with the convolutions frozen (requires_grad False), as `alexnet bench --freeze 'features.*'`")
     args = arguments.parse_args()
     batch = batch_size(args)
     torch.set_num_threads(args.threads)
@@ -88,7 +90,12 @@ def main():
     if args.channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, weight_decay=5e-4)
+    if args.freeze_features:
+        for module in model:
+            if isinstance(module, nn.Conv2d):
+                module.requires_grad_(False)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(trainable, lr=1e-4, momentum=0.9, weight_decay=5e-4)
     loss_fn = nn.CrossEntropyLoss()
 
     if args.mode == "train":
@@ -106,7 +113,8 @@ def main():
             with torch.inference_mode():
                 model(x)
 
-    framework = "pytorch " + torch.__version__ + (" channels-last" if args.channels_last else "")
+    framework = "pytorch " + torch.__version__ + (" channels-last" if args.channels_last else "") + (
+        " features frozen" if args.freeze_features else "")
     measure_and_report(args, framework, batch, step)
 
 
