@@ -29,6 +29,13 @@ public enum History {
     public static func write(_ records: [EpochRecord], to directory: String) throws {
         try AtomicFile.write(csv(records), to: "\(directory)/history.csv")
         try AtomicFile.write(try jsonLines(records), to: "\(directory)/history.jsonl")
+        let plots = curves(records)
+        try AtomicFile.write(Plot.svg(plots), to: "\(directory)/curves.svg")
+        try AtomicFile.write(bytes: Plot.png(plots), to: "\(directory)/curves.png")
+    }
+
+    /// The loss and accuracy plots of `curves.svg` and `curves.png`.
+    public static func curves(_ records: [EpochRecord]) -> [Plot] {
         let epochs = records.map { Double($0.epoch) }
         let loss = Plot(title: "Loss", xLabel: "epoch", series: [
             .init(name: "training", color: "#1f77b4", x: epochs, y: records.map(\.trainLoss)),
@@ -39,7 +46,6 @@ public enum History {
             .init(name: "training", color: "#1f77b4", x: epochs, y: records.map { 100 * $0.trainAccuracy }),
             .init(name: "validation", color: "#ff7f0e", x: epochs, y: records.compactMap(\.validationTop1).map { 100 * $0 }),
         ])
-        try AtomicFile.write(Plot.svg([loss, accuracy]), to: "\(directory)/curves.svg")
-        try AtomicFile.write(bytes: Plot.png([loss, accuracy]), to: "\(directory)/curves.png")
+        return [loss, accuracy]
     }
 }

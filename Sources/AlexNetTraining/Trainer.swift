@@ -1,6 +1,7 @@
 import AlexNetBackends
 import AlexNetCore
 import AlexNetData
+import AlexNetInterop
 import AlexNetNetwork
 import Dispatch
 
@@ -69,6 +70,9 @@ public final class Trainer {
     /// Joins the step to other processes' (identity with one process).
     public var reducer: any GradientReducer = LocalReducer()
     public weak var observer: TrainingObserver?
+    /// TensorBoard's events file, when the run writes one: every step's loss and rate, every
+    /// epoch's metrics and the curves picture.
+    public var events: EventWriter?
     /// Polled after every step; true stops the run after writing a checkpoint.
     public var shouldStop: () -> Bool = { false }
     public private(set) var run: RunState
@@ -149,9 +153,11 @@ public final class Trainer {
                     loss: run.partial.lossSum / Double(run.partial.examples),
                     accuracy: Double(run.partial.correct) / Double(run.partial.examples),
                     imagesPerSecond: Double(run.partial.examples) / max(run.partial.seconds, 1e-9), learningRate: result.learningRate)
+                try events?.scalars([("step/loss", result.metrics.loss), ("step/learning_rate", Double(result.learningRate))], step: run.step)
                 if try reducer.any(shouldStop()) {
                     stream.stop()
                     run.elapsedSeconds = clock.seconds
+                    try events?.flush()
                     try saveLast()
                     return .interrupted(step: run.step)
                 }
@@ -197,7 +203,23 @@ public final class Trainer {
         try saveLast()
         if isBest, writesFiles, let path = bestCheckpointPath { try Checkpoint.write(plan: plan, run: run, to: path) }
         if writesFiles, let outputDirectory { try History.write(run.history, to: outputDirectory) }
+        try logEpoch(record)
         observer?.epochFinished(record, isBest: isBest)
+    }
+
+    /// The epoch's metrics and the curves so far to TensorBoard, at the epoch's last step.
+    private func logEpoch(_ record: EpochRecord) throws {
+        guard let events else { return }
+        var values: [(tag: String, value: Double)] = [
+            ("loss/train", record.trainLoss), ("top1/train", record.trainAccuracy),
+            ("learning_rate", Double(record.learningRate)), ("images_per_second", record.imagesPerSecond),
+        ]
+        if let loss = record.validationLoss { values.append(("loss/validation", loss)) }
+        if let top1 = record.validationTop1 { values.append(("top1/validation", top1)) }
+        if let top5 = record.validationTop5 { values.append(("top5/validation", top5)) }
+        try events.scalars(values, step: record.step)
+        try events.image("curves", png: Plot.png(History.curves(run.history)), step: record.step)
+        try events.flush()
     }
 
     /// The rate the epoch's last step used.

@@ -3,6 +3,7 @@ import AlexNetCore
 import AlexNetData
 import AlexNetInterop
 import AlexNetNetwork
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -26,6 +27,8 @@ public struct TrainingSetup: Sendable {
     /// The processes training together (data parallel) and how their gradients are averaged:
     /// each takes batch / worldSize examples of every global batch.
     public var reducer: any GradientReducer = LocalReducer()
+    /// Where TensorBoard's events file goes (nil: none).
+    public var tensorBoardDirectory: String?
     /// The recipe's crop was asked for: refuse one of another size than the network's input
     /// instead of scaling it (and its resize) to fit.
     public var exactCrop = false
@@ -88,6 +91,10 @@ public final class TrainingSession {
         // Only now that the new run is ready does the old one go.
         if setup.overwrite, setup.writesFiles, setup.reducer.rank == 0, let directory = setup.outputDirectory {
             for name in Self.runFiles { unlink("\(directory)/\(name)") }
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            where name.hasPrefix("events.out.tfevents.") && "\(directory)/\(name)" != trainer.events?.path {
+                unlink("\(directory)/\(name)")
+            }
         }
     }
 
@@ -190,6 +197,7 @@ public final class TrainingSession {
                           outputDirectory: setup.outputDirectory)
         trainer.writesFiles = setup.writesFiles && setup.reducer.rank == 0
         trainer.reducer = setup.reducer
+        if trainer.writesFiles, let directory = setup.tensorBoardDirectory { trainer.events = try EventWriter(directory: directory) }
         if let checkpoint { try Checkpoint.load(checkpoint, into: plan, optimizer: c.optimizer) }
         if let start { try start.match.load(start.file, into: plan) }
         weightsStart = start

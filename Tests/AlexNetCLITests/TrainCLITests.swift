@@ -57,6 +57,9 @@ func temporaryDirectory(_ tag: String) throws -> String {
         for file in ["last.safetensors", "best.safetensors", "history.csv", "history.jsonl", "curves.svg", "curves.png"] {
             #expect(FileManager.default.fileExists(atPath: "\(out)/\(file)"), "\(file)")
         }
+        let events = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix("events.out.tfevents.") }
+        #expect(events.count == 1, "TensorBoard's events file beside the history: \(events)")
+        if let name = events.first { #expect(try EventFile(path: "\(out)/\(name)").scalar("top1/validation").count == 1) }
         let evaluation = try alexnet(["evaluate", "--checkpoint", "\(out)/last.safetensors", "--limit", "300", "--json",
                                       "--confusion-png", "\(out)/confusion.png"])
         let png = try Data(contentsOf: URL(fileURLWithPath: "\(out)/confusion.png"))

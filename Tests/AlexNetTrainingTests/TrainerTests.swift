@@ -300,3 +300,41 @@ struct BrokenAt: ImageSource {
         #expect(try trainer.train() == .stoppedEarly(epoch: 2) && trainer.run.step == steps)
     }
 }
+
+@Suite struct TensorBoardLoggingTests {
+    /// A run logs every step's loss and rate, every epoch's metrics and the curves picture, at
+    /// the run's global steps; TensorBoard's own loader reads the file too when
+    /// ALEXNET_TENSORBOARD_PYTHON names a python with the `tensorboard` package.
+    @Test func aRunLogsStepsEpochsAndCurves() throws {
+        let directory = try TrainingFixture.directory()
+        let trainer = try TrainingFixture.trainer(run: TrainingFixture.fresh(epochs: 2), directory: directory)
+        trainer.events = try EventWriter(directory: directory)
+        _ = try trainer.train()
+        let file = try EventFile(path: try #require(trainer.events?.path))
+        let steps = trainer.run.step
+        #expect(file.scalar("step/loss").map(\.step) == Array(1...steps), "one loss per step, at the count of steps taken")
+        #expect(file.scalar("top1/validation").map(\.step) == trainer.run.history.map(\.step))
+        let logged = file.scalar("top1/validation").map(\.value)
+        #expect(zip(logged, trainer.run.history.compactMap(\.validationTop1)).allSatisfy { abs($0 - $1) < 1e-6 })
+        #expect(file.entries.compactMap { $0.images["curves"] }.count == 2)
+        #expect(file.entries.compactMap { $0.images["curves"] }.last?.starts(with: [0x89, 0x50, 0x4E, 0x47]) == true)
+
+        guard let python = ProcessInfo.processInfo.environment["ALEXNET_TENSORBOARD_PYTHON"] else { return }
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/check_tensorboard.py").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script, directory]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let scalars = try #require(json["scalars"] as? [String: [[Double]]])
+        #expect(scalars["step/loss"]?.count == steps && scalars["loss/train"]?.count == 2, "\(scalars.keys.sorted())")
+        let images = try #require(json["images"] as? [String: [String: Int]])
+        #expect(images["curves"]?["count"] == 2 && images["curves"]?["width"] ?? 0 > 100, "\(images)")
+    }
+}

@@ -15,7 +15,7 @@
 // protobuf allows.
 //
 // The Swift code beside the sources (Sources/AlexNetInterop/ONNX/onnx_subset.pb.swift) is
-// generated from this file once, by scripts/generate_onnx_proto.sh, and committed: the build
+// generated from this file once, by scripts/generate_protos.sh, and committed: the build
 // never runs protoc.
 
 #if canImport(FoundationEssentials)
