@@ -366,6 +366,9 @@ func describe(_ start: TrainingSession.WeightsStart, fineTuning c: TrainingConfi
     if !start.match.newLayers.isEmpty {
         let rate = c.fineTuning?.headLearningRate.map { "learning rate \($0)" } ?? "the base learning rate"
         lines.append("new head: \(start.match.newLayers.joined(separator: ", ")) (\(rate))")
+    } else {
+        lines.append("note: every tensor fits, the last classifier too: it starts as the weights' classifier. If these classes "
+            + "are not the weights' classes, start it fresh with --reinit LAYER (e.g. the last linear layer).")
     }
     if start.normalizationFromWeights {
         lines.append("normalisation from the weights: mean \(c.preprocessing.mean), std \(c.preprocessing.std)")

@@ -88,6 +88,22 @@ import Testing
         #expect(try trained.floats("classifier.1.weight") != original.floats("classifier.1.weight"), "the classifier trains")
     }
 
+    /// Opt-in: the full-size torchvision weights named by ALEXNET_TORCHVISION_WEIGHTS (the real
+    /// ImageNet file converted as the README shows, or the seeded stand-in of
+    /// `scripts/make_finetune_fixture.py --full`) fine-tune `--model torchvision` for a step.
+    @Test func fullSizeTorchvisionWeightsFineTune() throws {
+        guard let weights = ProcessInfo.processInfo.environment["ALEXNET_TORCHVISION_WEIGHTS"] else { return }
+        let root = try Self.folder()
+        let result = try alexnet(["train", "--preset", "finetune", "--from", weights, "--data", root, "--classes", "3",
+                                  "--freeze", "features.*", "--head-lr", "0.01", "--epochs", "1", "--batch", "24",
+                                  "--out", "\(root)/run"])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("14 of 16 tensors loaded")
+            && result.output.contains("new    classifier.6.weight [3, 4096] (the file's is [1000, 4096])"), "\(result.output)")
+        let (trained, original) = (try SafeTensors(path: "\(root)/run/last.safetensors"), try SafeTensors(path: weights))
+        #expect(try trained.floats("features.10.weight") == original.floats("features.10.weight"))
+    }
+
     /// Mistakes get errors that say what to do.
     @Test func refusesWhatCannotWork() throws {
         let root = try Self.folder()
