@@ -66,7 +66,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .customLong("skip-bad-images"), help: "Skip images that cannot be read or decoded (counted, and listed in <out>/skipped-images.txt) instead of stopping.")
     var skipBadImages = false
     @Option(help: "Output directory (default: runs/<preset>).") var out: String?
-    @Option(help: ArgumentHelp("Where TensorBoard's events file goes (every step's loss and rate, every epoch's metrics and the curves picture): `tensorboard --logdir` on it or a folder above; 'none' for no file (default: --out).", valueName: "dir|none"))
+    @Option(help: ArgumentHelp("Where TensorBoard's events file goes (every step's loss, top-1 and rate, every epoch's metrics and the curves picture): `tensorboard --logdir` on it or a folder above; 'none' for no file (default: --out).", valueName: "dir|none"))
     var tensorboard: String?
     @Flag(help: "Continue the run in --out from its last.safetensors, with its recipe (only --epochs and --checkpoint-every may change).") var resume = false
     @Flag(help: "Start a new run in an --out folder that holds another run, deleting that run's checkpoints and history.") var overwrite = false

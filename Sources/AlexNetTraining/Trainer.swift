@@ -70,7 +70,7 @@ public final class Trainer {
     /// Joins the step to other processes' (identity with one process).
     public var reducer: any GradientReducer = LocalReducer()
     public weak var observer: TrainingObserver?
-    /// TensorBoard's events file, when the run writes one: every step's loss and rate, every
+    /// TensorBoard's events file, when the run writes one: every step's loss, top-1 and rate, every
     /// epoch's metrics and the curves picture.
     public var events: EventWriter?
     /// Polled after every step; true stops the run after writing a checkpoint.
@@ -153,7 +153,9 @@ public final class Trainer {
                     loss: run.partial.lossSum / Double(run.partial.examples),
                     accuracy: Double(run.partial.correct) / Double(run.partial.examples),
                     imagesPerSecond: Double(run.partial.examples) / max(run.partial.seconds, 1e-9), learningRate: result.learningRate)
-                try events?.scalars([("step/loss", result.metrics.loss), ("step/learning_rate", Double(result.learningRate))], step: run.step)
+                try events?.scalars([("step/loss", result.metrics.loss),
+                                     ("step/top1", Double(result.metrics.top1Correct) / Double(max(result.metrics.count, 1))),
+                                     ("step/learning_rate", Double(result.learningRate))], step: run.step)
                 if try reducer.any(shouldStop()) {
                     stream.stop()
                     run.elapsedSeconds = clock.seconds
