@@ -14,6 +14,13 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+
+CLOSE_SETTINGS = """
+for (const b of document.querySelectorAll('button[aria-label]'))
+    if (/close/i.test(b.getAttribute('aria-label')) && b.offsetParent) b.click();
+"""
 
 
 def free_port():
@@ -48,8 +55,20 @@ def main():
         options.binary_location = "/usr/bin/chromium"
         browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
         try:
-            browser.get(url + "?darkMode=false#timeseries" + (f"&tagFilter={args.filter}" if args.filter else ""))
-            time.sleep(15)  # the dashboard fetches and draws every chart
+            # TensorBoard reads the event files in the background: wait until it lists runs.
+            for _ in range(60):
+                runs = urllib.request.urlopen(url + "data/runs", timeout=5).read()
+                if runs.strip() not in (b"[]", b""):
+                    break
+                time.sleep(1)
+            browser.get(url + "#timeseries")
+            time.sleep(8)
+            # Close the settings pane, which a fresh browser profile shows.
+            browser.execute_script(CLOSE_SETTINGS)
+            if args.filter:
+                box = browser.find_element(By.CSS_SELECTOR, "input[placeholder*='Filter tags']")
+                box.send_keys(args.filter)
+            time.sleep(10)  # the dashboard fetches and draws every chart
             browser.save_screenshot(args.out)
             print(f"wrote {args.out}")
         finally:

@@ -38,7 +38,7 @@ public struct FineTuning: Codable, Sendable, Equatable {
 
 /// What a weights file gives a network: tensor by tensor, loaded or new (and why).
 public struct WeightsMatch: Sendable {
-    public struct Tensor: Sendable {
+    public struct Entry: Sendable {
         public var name: String
         public var shape: [Int]
         /// Nil when loaded; otherwise why the tensor starts fresh.
@@ -46,7 +46,7 @@ public struct WeightsMatch: Sendable {
     }
 
     /// Every tensor of the network (trainable and state), in order.
-    public var tensors: [Tensor]
+    public var tensors: [Entry]
     /// Tensors of the file that the network does not use.
     public var unused: [(name: String, shape: [Int])]
     /// Layers with at least one tensor starting fresh.
@@ -55,7 +55,7 @@ public struct WeightsMatch: Sendable {
     /// The network's tensors against `file`'s; tensors of layers matching `reinitialize`
     /// patterns start fresh even when they fit. Checkpoints' optimizer buffers are ignored.
     public init(file: SafeTensors, network: ResolvedNetwork, reinitialize: [String] = []) {
-        var tensors: [Tensor] = []
+        var tensors: [Entry] = []
         var used = Set<String>()
         var newLayers: [String] = []
         for layer in network.layers {
@@ -74,7 +74,7 @@ public struct WeightsMatch: Sendable {
                     reason = "not in the file"
                 }
                 if file[slot.name] != nil { used.insert(slot.name) }
-                tensors.append(Tensor(name: slot.name, shape: slot.spec.shape, newBecause: reason))
+                tensors.append(Entry(name: slot.name, shape: slot.spec.shape, newBecause: reason))
                 if reason != nil, newLayers.last != layer.name { newLayers.append(layer.name) }
             }
         }
@@ -88,8 +88,7 @@ public struct WeightsMatch: Sendable {
     /// One line per tensor, for the run's log: `loaded features.0.weight [64, 3, 11, 11]`.
     public var report: [String] {
         tensors.map { tensor in
-            let what = tensor.newBecause.map { "new    \(tensor.name) \(tensor.shape) (\($0))" } ?? "loaded \(tensor.name) \(tensor.shape)"
-            return what
+            tensor.newBecause.map { "new    \(tensor.name) \(tensor.shape) (\($0))" } ?? "loaded \(tensor.name) \(tensor.shape)"
         } + unused.map { "unused \($0.name) \($0.shape) (no such tensor in the network)" }
     }
 

@@ -221,13 +221,14 @@ import Testing
     @Test func helpSaysWhatExists() throws {
         let top = try alexnet(["--help"])
         #expect(top.output.contains("quick") && top.output.contains("serve") && top.output.contains("explain")
-                && top.output.contains("neighbors") && top.output.contains("features"), "\(top.output)")
+                && top.output.contains("neighbors") && top.output.contains("features") && top.output.contains("experiment"), "\(top.output)")
         let serve = try alexnet(["serve", "--help"])
         #expect(serve.output.contains("/predictions/NAME") && serve.output.contains("/v2/models/NAME/infer") && serve.output.contains("--max-batch"),
                 "\(serve.output)")
         let train = try alexnet(["train", "--help"])
         #expect(train.output.contains("sgd|adam") && train.output.contains("constant|step|plateau")
-                && train.output.contains("--print-config") && train.output.contains("cpu (oneDNN"), "\(train.output)")
+                && train.output.contains("--print-config") && train.output.contains("cpu (oneDNN")
+                && train.output.contains("onecycle") && train.output.contains("--from") && train.output.contains("--patience <n>"), "\(train.output)")
         let bench = try alexnet(["bench", "--help"])
         #expect(!bench.output.contains("compare.sh"))
         let predict = try alexnet(["predict", "--help"])
