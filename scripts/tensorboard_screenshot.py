@@ -15,6 +15,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 
 CLOSE_SETTINGS = """
@@ -68,6 +69,8 @@ def main():
             if args.filter:
                 box = browser.find_element(By.CSS_SELECTOR, "input[placeholder*='Filter tags']")
                 box.send_keys(args.filter)
+                box.send_keys(Keys.ESCAPE)  # the list of matching tags would hide the charts
+                browser.execute_script("document.activeElement.blur()")
             time.sleep(10)  # the dashboard fetches and draws every chart
             browser.save_screenshot(args.out)
             print(f"wrote {args.out}")

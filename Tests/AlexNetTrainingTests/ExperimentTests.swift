@@ -16,6 +16,8 @@ import Testing
         let tanh = try changed("relu-vs-tanh")
         #expect(tanh.removed.count == 7 && tanh.removed.allSatisfy { $0.contains(" relu") }, "\(tanh)")
         #expect(tanh.added.count == 7 && tanh.added.allSatisfy { $0.contains(" tanh") }, "\(tanh)")
+        let figure1 = try #require(Experiment.named("relu-vs-tanh")).arms[0].network
+        #expect(!figure1.layers.contains { $0.layer is LocalResponseNorm || $0.layer is Dropout }, "no regularization, as in Figure 1")
         let lrn = try changed("lrn")
         #expect(lrn.removed.count == 2 && lrn.removed.allSatisfy { $0.contains(" lrn") } && lrn.added.isEmpty, "\(lrn)")
         let pooling = try changed("overlapping-pooling")
@@ -88,5 +90,10 @@ import Testing
         // Another recipe in the same folder is refused.
         let other = ExperimentRunner(experiment: experiment, recipe: Self.recipe(epochs: 1), seeds: [3], directory: directory)
         #expect(throws: (any Error).self) { try other.run() }
+        // And so is another network under the same arm's name (a changed experiment).
+        var changed = experiment
+        changed.arms[0].network = Experiment.miniAlexNet()
+        let another = ExperimentRunner(experiment: changed, recipe: Self.recipe(epochs: 2), seeds: [3], directory: directory)
+        #expect(throws: (any Error).self) { try another.run() }
     }
 }

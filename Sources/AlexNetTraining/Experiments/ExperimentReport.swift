@@ -92,7 +92,9 @@ public struct ExperimentReport: Codable, Sendable {
         }
         if measure == .stepsToTrainingError, let first = arms.first?.mean {
             for arm in arms.dropFirst() {
-                if let mean = arm.mean { lines += ["", "\(arms[0].arm) reaches it \(String(format: "%.1f", mean / first))x faster than \(arm.arm)."] }
+                if let mean = arm.mean {
+                    lines += ["", "\(arm.arm) takes \(String(format: "%.2f", mean / first))x the steps of \(arms[0].arm)."]
+                }
             }
         }
         return lines.joined(separator: "\n") + "\n"

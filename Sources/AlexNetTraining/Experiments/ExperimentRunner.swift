@@ -80,8 +80,14 @@ public final class ExperimentRunner {
     /// pairs); nil when stopped (Ctrl-C) with the current run's checkpoint written.
     public func run() throws -> [ExperimentRun]? {
         for arm in experiment.arms {
+            let path = networkPath(arm: arm.name), text = NetworkFile.format(arm.network)
+            if let existing = try? String(contentsOfFile: path, encoding: .utf8), existing != text,
+               seeds.contains(where: { access("\(runDirectory(arm: arm.name, seed: $0))/last.safetensors", F_OK) == 0 }) {
+                throw TrainingSetupError("\(path) describes another network than this experiment's \(arm.name) arm, and runs of it "
+                    + "are there; remove \(directory)/\(arm.name) or choose another --out")
+            }
             try TrainingSession.makeDirectories("\(directory)/\(arm.name)")
-            try AtomicFile.write(NetworkFile.format(arm.network), to: networkPath(arm: arm.name))
+            try AtomicFile.write(text, to: path)
         }
         var runs: [ExperimentRun] = []
         let total = seeds.count * experiment.arms.count
@@ -105,9 +111,10 @@ public final class ExperimentRunner {
             let loaded = try Checkpoint.read(last)
             var stored = loaded.run.configuration
             stored.epochs = recipe.epochs  // --epochs may extend an experiment
-            guard stored == configuration(arm: arm, seed: seed), loaded.run.configuration.epochs <= recipe.epochs else {
-                throw TrainingSetupError("\(folder) holds a run of another recipe (other options than this experiment's); "
-                    + "remove the folder or choose another --out")
+            guard stored == configuration(arm: arm, seed: seed), loaded.run.configuration.epochs <= recipe.epochs,
+                  NetworkFile.format(loaded.network) == NetworkFile.format(arm.network) else {
+                throw TrainingSetupError("\(folder) holds a run of another recipe or network (other options than this experiment's, "
+                    + "or another version of it); remove the folder or choose another --out")
             }
             if loaded.run.epoch >= recipe.epochs || loaded.run.stopsEarly {
                 return try measure(loaded.run, arm: arm.name, seed: seed, folder: folder)
