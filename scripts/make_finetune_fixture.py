@@ -6,7 +6,8 @@ the same names (features.0.weight ... classifier.6.bias) and, with --full, the s
 that `alexnet train --from` can be checked on them.
 
     .venv-peers/bin/python scripts/make_finetune_fixture.py
-        writes Tests/Fixtures/pytorch/tiny-torchvision.safetensors (committed, ~320 KB): a narrow
+        writes Tests/Fixtures/pytorch/tiny-torchvision.safetensors (committed, ~320 KB; its network
+        file for our tool is tiny-torchvision.net beside it): a narrow
         network with exactly torchvision's module structure (widths 8/16/24/16/16, 64 hidden
         units, 10 classes, 3x63x63 input), its state dict under torchvision's names, and in
         `check.*` two input images and the logits PyTorch computes for them in eval mode.

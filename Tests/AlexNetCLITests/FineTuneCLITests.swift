@@ -10,36 +10,6 @@ import Testing
     static let weights = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/pytorch/tiny-torchvision.safetensors").path
 
-    /// The network file of the fixture's network (torchvision's layer names and module order).
-    static let networkText = """
-        name: tiny-torchvision
-        input: 3x63x63
-        init: pytorch
-
-        features.0    conv      out=8 kernel=11 stride=4 pad=2
-        features.1    relu
-        features.2    maxpool   kernel=3 stride=2
-        features.3    conv      out=16 kernel=5 pad=2
-        features.4    relu
-        features.5    maxpool   kernel=3 stride=2
-        features.6    conv      out=24 kernel=3 pad=1
-        features.7    relu
-        features.8    conv      out=16 kernel=3 pad=1
-        features.9    relu
-        features.10   conv      out=16 kernel=3 pad=1
-        features.11   relu
-        features.12   maxpool   kernel=3 stride=2
-        avgpool       adaptive_avgpool size=6
-        flatten       flatten
-        classifier.0  dropout   p=0.5
-        classifier.1  linear    out=64
-        classifier.2  relu
-        classifier.3  dropout   p=0.5
-        classifier.4  linear    out=64
-        classifier.5  relu
-        classifier.6  linear    out=10
-        """
-
     /// DIR/{train,val}/{red,green,blue}/*.png: 40x40 RGB images, noisy, one colour dominant.
     static func folder() throws -> String {
         let root = try temporaryDirectory("finetune")
@@ -58,7 +28,9 @@ import Testing
                 }
             }
         }
-        try networkText.write(toFile: "\(root)/tiny-torchvision.txt", atomically: true, encoding: .utf8)
+        // The fixture's network file (torchvision's layer names and module order).
+        try FileManager.default.copyItem(atPath: URL(fileURLWithPath: weights).deletingPathExtension().appendingPathExtension("net").path,
+                                         toPath: "\(root)/tiny-torchvision.txt")
         return root
     }
 

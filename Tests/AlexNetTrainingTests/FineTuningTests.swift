@@ -12,35 +12,11 @@ enum TinyTorchvision {
     static let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/pytorch/tiny-torchvision.safetensors").path
 
-    static func network(classes: Int = 10) throws -> Network {
-        try NetworkFile.parse("""
-            name: tiny-torchvision
-            input: 3x63x63
-            init: pytorch
+    /// Its network file (torchvision's layer names and module order), beside the weights.
+    static let networkPath = URL(fileURLWithPath: path).deletingPathExtension().appendingPathExtension("net").path
 
-            features.0    conv      out=8 kernel=11 stride=4 pad=2
-            features.1    relu
-            features.2    maxpool   kernel=3 stride=2
-            features.3    conv      out=16 kernel=5 pad=2
-            features.4    relu
-            features.5    maxpool   kernel=3 stride=2
-            features.6    conv      out=24 kernel=3 pad=1
-            features.7    relu
-            features.8    conv      out=16 kernel=3 pad=1
-            features.9    relu
-            features.10   conv      out=16 kernel=3 pad=1
-            features.11   relu
-            features.12   maxpool   kernel=3 stride=2
-            avgpool       adaptive_avgpool size=6
-            flatten       flatten
-            classifier.0  dropout   p=0.5
-            classifier.1  linear    out=64
-            classifier.2  relu
-            classifier.3  dropout   p=0.5
-            classifier.4  linear    out=64
-            classifier.5  relu
-            classifier.6  linear    out=\(classes)
-            """)
+    static func network(classes: Int = 10) throws -> Network {
+        try NetworkFile.parse(String(contentsOfFile: networkPath, encoding: .utf8)).withClassCount(classes)
     }
 }
 
