@@ -57,6 +57,9 @@ public protocol Plan: AnyObject {
     /// The optimizer's per-parameter buffers (velocity, Adam's moments), mirrors of
     /// `parameters`; allocated by the first `update`.
     var optimizerState: OptimizerState { get }
+    /// Label smoothing eps of the training loss (0: plain cross-entropy; see
+    /// `SoftmaxCrossEntropy`).
+    var labelSmoothing: Float { get set }
 
     /// Makes `parameters`, `state` and the optimizer's buffers on the host current.
     func copyToHost()
@@ -70,7 +73,7 @@ public protocol Plan: AnyObject {
     func infer(_ input: Tensor) throws -> Tensor
 
     /// One forward and backward pass in training mode at optimizer step `step` (from 0; it keys
-    /// dropout masks): sets the gradients to those of the mean softmax cross-entropy loss.
+    /// dropout masks): sets the gradients to those of the mean softmax cross-entropy loss (with `labelSmoothing`).
     ///
     /// Data-parallel training gives two more things. `firstRow` is the global position of the
     /// batch's first row when the batch is one process's slice of a larger one (dropout masks

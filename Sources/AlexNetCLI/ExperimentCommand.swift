@@ -16,7 +16,9 @@ struct ExperimentCommand: ParsableCommand {
             none, ...) with the same seeds, data order and recipe, and prints each arm's measure \
             (mean ± sample standard deviation over --seeds) beside the paper's claim. The \
             network is mini-alexnet (AlexNet's layers at 28x28, `alexnet experiment --list` \
-            describes it) on Fashion-MNIST unless --data says otherwise. <out>/report.md, \
+            describes it) on Fashion-MNIST unless --data says otherwise; ten-crop trains one arm \
+            and tests it twice, fashion-recipe takes the fashion preset apart (its network and \
+            recipe, --epochs to shorten it). <out>/report.md, \
             results.json (every number) and curves.png go to --out, every run's checkpoints and \
             TensorBoard events to <out>/<arm>/seed-<k>/. Ctrl-C stops after a step; the same \
             command continues with the runs it has not finished.
@@ -24,6 +26,7 @@ struct ExperimentCommand: ParsableCommand {
             Examples:
               alexnet experiment relu-vs-tanh
               alexnet experiment dropout --seeds 5 --epochs 10 --out runs/dropout
+              alexnet experiment fashion-recipe --epochs 4 --seeds 1
             """)
 
     @Argument(help: ArgumentHelp("The experiment: \(Experiment.names.joined(separator: ", ")).", valueName: "name"))
@@ -31,9 +34,9 @@ struct ExperimentCommand: ParsableCommand {
     @Flag(help: "List the experiments with the paper's claims, and exit.") var list = false
     @Option(help: ArgumentHelp("Dataset (default: fashion-mnist).", valueName: "name|dir")) var data = "fashion-mnist"
     @Option(parsing: .unconditional, help: "Seeds (runs per arm).") var seeds = 3
-    @Option(parsing: .unconditional, help: "Epochs per run (default: 2 for relu-vs-tanh, 5 otherwise).") var epochs: Int?
-    @Option(parsing: .unconditional, help: "Examples per step.") var batch = 128
-    @Option(parsing: .unconditional, help: "Base learning rate (SGD, momentum 0.9, weight decay 5e-4).") var lr: Float = 0.01
+    @Option(parsing: .unconditional, help: "Epochs per run (default: 2 for relu-vs-tanh, the preset's for fashion-recipe, 5 otherwise).") var epochs: Int?
+    @Option(parsing: .unconditional, help: "Examples per step (default: 128).") var batch: Int?
+    @Option(parsing: .unconditional, help: "Base learning rate (default: 0.01 with SGD, momentum 0.9, weight decay 5e-4; the preset's for fashion-recipe).") var lr: Float?
     @Option(parsing: .unconditional, help: "Train on the first N training examples only.") var limit: Int?
     @Option(name: .customLong("val-limit"), parsing: .unconditional, help: "Validate on the first N validation examples only.") var valLimit: Int?
     @Option(help: "Output directory (default: runs/experiments/<name>).") var out: String?
@@ -46,11 +49,11 @@ struct ExperimentCommand: ParsableCommand {
         guard Experiment.names.contains(name) else {
             throw ValidationError("unknown experiment '\(name)'; choose one of \(Experiment.names.joined(separator: ", "))")
         }
-        for (option, value) in [("--seeds", seeds), ("--batch", batch), ("--workers", workers), ("--epochs", epochs ?? 1),
+        for (option, value) in [("--seeds", seeds), ("--batch", batch ?? 1), ("--workers", workers), ("--epochs", epochs ?? 1),
                                 ("--limit", limit ?? 1), ("--val-limit", valLimit ?? 1)] where value <= 0 {
             throw ValidationError("\(option) must be positive, got \(value)")
         }
-        if !(lr > 0) { throw ValidationError("--lr must be positive, got \(lr)") }
+        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive, got \(lr)") }
     }
 
     func run() throws {
@@ -72,9 +75,21 @@ struct ExperimentCommand: ParsableCommand {
         }
         var recipe = TrainingConfiguration(
             preset: "experiment", model: "", data: data, epochs: epochs ?? (experiment.measure == .stepsToTrainingError ? 2 : 5),
-            batchSize: batch, optimizer: .paper, schedule: Schedule(kind: .constant, baseLearningRate: lr), seed: 0,
+            batchSize: batch ?? 128, optimizer: .paper, schedule: Schedule(kind: .constant, baseLearningRate: lr ?? 0.01), seed: 0,
             preprocessing: Preprocessing(channels: channels, resize: 28, mean: channels == 1 ? [TrainingPresets.fashionMNISTMean] : nil,
                                          std: channels == 1 ? [TrainingPresets.fashionMNISTStd] : nil))
+        if var own = experiment.recipe {
+            // An experiment on a preset (fashion-recipe): its recipe, with the options given.
+            guard channels == own.preprocessing.channels, classes == 10 else {
+                throw CLIError("\(name!) ablates the \(own.preset) preset, made for Fashion-MNIST: \(data) has \(channels == 3 ? "RGB" : "gray") "
+                    + "images in \(classes) classes")
+            }
+            own.data = data
+            if let epochs { own.epochs = epochs }
+            if let batch { own.batchSize = batch }
+            if let lr { own.schedule.baseLearningRate = lr }
+            recipe = own
+        }
         recipe.trainLimit = limit
         recipe.validationLimit = valLimit
         if experiment.requiresRGB {
@@ -88,7 +103,7 @@ struct ExperimentCommand: ParsableCommand {
         runner.setup.backendOptions = compute.options()
         runner.setup.workers = workers
         let display = ProgressDisplay()
-        display.batchSize = batch
+        display.batchSize = recipe.batchSize
         display.classCount = classes
         runner.observer = display
         runner.runStarted = { arm, seed, number, total, resumed in

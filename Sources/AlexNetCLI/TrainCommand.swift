@@ -79,6 +79,12 @@ struct TrainCommand: ParsableCommand {
     var resize: Int?
     @Option(parsing: .unconditional, help: ArgumentHelp("Crop N x N, N the network's input size (random in training where the preset's crops are, centre otherwise).", valueName: "n"))
     var crop: Int?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Random crops in training, reaching up to N black pixels past each edge (torchvision's RandomCrop(padding=N)); validation keeps the centre.", valueName: "n"))
+    var pad: Int?
+    @Flag(inversion: .prefixedNo, help: "Mirror training images left-right at random (default: the preset's).")
+    var flip: Bool?
+    @Option(name: .customLong("label-smoothing"), parsing: .unconditional, help: ArgumentHelp("Train towards 1 - eps on the label and eps / classes on every class (PyTorch's CrossEntropyLoss(label_smoothing=)); validation loss stays plain.", valueName: "eps"))
+    var labelSmoothing: Float?
     @Option(help: ArgumentHelp("Start from a recipe file written by --print-config instead of --preset; options still override it.", valueName: "file"))
     var config: String?
     @Flag(name: .customLong("print-config"), help: "Print the resolved recipe (preset, file and options together) as a recipe file for --config, and exit.")
@@ -113,6 +119,10 @@ struct TrainCommand: ParsableCommand {
         }
         for (name, value) in [("--resize", resize), ("--crop", crop)] {
             if let value, !(1...65536).contains(value) { throw ValidationError("\(name) must be between 1 and 65536, got \(value)") }
+        }
+        if let pad, !(0...4096).contains(pad) { throw ValidationError("--pad must be between 0 and 4096, got \(pad)") }
+        if let labelSmoothing, !(0..<1).contains(labelSmoothing) {
+            throw ValidationError("--label-smoothing must be at least 0 and below 1, got \(labelSmoothing)")
         }
         if workers > 256 { throw ValidationError("--workers must be at most 256, got \(workers)") }
         if resize != nil && crop == nil {
@@ -178,6 +188,12 @@ struct TrainCommand: ParsableCommand {
         if let input { c.inputShape = Shape(parsing: input) }
         if let resize { c.preprocessing.resize = resize }
         if let crop { c.preprocessing.crop = crop }
+        if let pad {
+            c.preprocessing.pad = pad
+            c.preprocessing.randomCrop = c.preprocessing.randomCrop || pad > 0
+        }
+        if let flip { c.preprocessing.flip = flip }
+        if let labelSmoothing { c.labelSmoothing = labelSmoothing }
         if let limit { c.trainLimit = limit }
         if let valLimit { c.validationLimit = valLimit }
         if let from {
@@ -242,6 +258,9 @@ struct TrainCommand: ParsableCommand {
         compare("--input", input.flatMap(Shape.init(parsing:))?.description, networkInput.description)
         compare("--resize", resize.map(String.init), c.preprocessing.resize.map(String.init) ?? "none")
         compare("--crop", crop.map(String.init), c.preprocessing.crop.map(String.init) ?? "none")
+        compare("--pad", pad, c.preprocessing.pad ?? 0)
+        compare("--flip", flip, c.preprocessing.flip)
+        compare("--label-smoothing", labelSmoothing, c.labelSmoothing ?? 0)
         compare("--from", from, c.fineTuning?.weights ?? "none")
         compare("--freeze", freeze.isEmpty ? nil : freeze, c.fineTuning?.freeze ?? [])
         compare("--freeze-until", freezeUntil, c.fineTuning?.freezeUntil ?? "none")
@@ -318,7 +337,9 @@ struct TrainCommand: ParsableCommand {
         print("""
             \(resume ? "Resuming" : "Training") \(session.network.network.name) (\(session.network.parameterCount.formatted()) parameters) on \(configuration.data): \(examples)
             recipe \(configuration.preset): \(configuration.epochs) epoch\(configuration.epochs == 1 ? "" : "s"), batch \(configuration.batchSize), \(configuration.optimizer.summary), \
-            lr \(configuration.schedule.baseLearningRate) (\(configuration.schedule.kind.rawValue)), seed \(configuration.seed)
+            lr \(configuration.schedule.baseLearningRate) (\(configuration.schedule.kind.rawValue)), \
+            \(configuration.labelSmoothing.map { $0 > 0 ? "label smoothing \($0), " : "" } ?? "")\
+            \(configuration.preprocessing.augmentationSummary.map { "augmented by \($0), " } ?? "")seed \(configuration.seed)
             backend \(session.backend)\(processes(group, batch: configuration.batchSize)); writing to \(directory)/
             """)
         flushStandardOutput()

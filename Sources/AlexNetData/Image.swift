@@ -45,6 +45,25 @@ public struct Image: Sendable, Equatable {
         return Image(width: w, height: h, channels: channels, pixels: out)
     }
 
+    /// The rectangle of `width` x `height` at (x, y) that may reach past the edges, where it is
+    /// black (zero): torchvision's `RandomCrop(padding=)` with its default fill.
+    public func croppedWithZeroPadding(x: Int, y: Int, width w: Int, height h: Int) -> Image {
+        if x >= 0 && y >= 0 && x + w <= width && y + h <= height { return cropped(x: x, y: y, width: w, height: h) }
+        var out = [UInt8](repeating: 0, count: w * h * channels)
+        let (left, right) = (max(0, -x), min(w, width - x))
+        guard left < right else { return Image(width: w, height: h, channels: channels, pixels: out) }
+        pixels.withUnsafeBufferPointer { source in
+            out.withUnsafeMutableBufferPointer { target in
+                for row in max(0, -y)..<max(max(0, -y), min(h, height - y)) {
+                    let from = ((y + row) * width + x + left) * channels
+                    let to = (row * w + left) * channels
+                    for i in 0..<((right - left) * channels) { target[to + i] = source[from + i] }
+                }
+            }
+        }
+        return Image(width: w, height: h, channels: channels, pixels: out)
+    }
+
     /// The mirror image (left and right swapped).
     public func flippedHorizontally() -> Image {
         var out = pixels

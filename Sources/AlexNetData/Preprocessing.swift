@@ -5,6 +5,8 @@ import AlexNetCore
 /// 1. convert to `channels` (gray <-> RGB);
 /// 2. resize so the shorter side is `resize` (area averaging down, bilinear up);
 /// 3. crop `crop` x `crop`: at random when training (`randomCrop`), from the centre otherwise;
+///    in training the random crop may reach `pad` pixels past every edge, which are black
+///    (torchvision's `RandomCrop(size, padding=pad)`; without `crop`, size is the image's own);
 /// 4. when training, mirror left-right with probability 1/2 (`flip`);
 /// 5. scale bytes by `scale` (1/255 maps them to [0, 1]);
 /// 6. when training, add PCA lighting: `eigenvectors * (alpha .* eigenvalues)` with alpha drawn
@@ -21,6 +23,8 @@ public struct Preprocessing: Codable, Sendable, Equatable {
     public var resize: Int?
     public var crop: Int?
     public var randomCrop: Bool
+    /// Zero padding around the image for training's random crops (nil: none).
+    public var pad: Int?
     public var flip: Bool
     public var scale: Float
     public var mean: [Float]
@@ -32,13 +36,14 @@ public struct Preprocessing: Codable, Sendable, Equatable {
     /// Eigenvectors as columns of a row-major 3x3 matrix: `eigenvectors[3 * row + k]`.
     public var eigenvectors: [Float]?
 
-    public init(channels: Int, resize: Int? = nil, crop: Int? = nil, randomCrop: Bool = false, flip: Bool = false,
+    public init(channels: Int, resize: Int? = nil, crop: Int? = nil, randomCrop: Bool = false, pad: Int? = nil, flip: Bool = false,
                 scale: Float = 1.0 / 255, mean: [Float]? = nil, std: [Float]? = nil, meanImage: [Float]? = nil,
                 lightingSigma: Float = 0, eigenvalues: [Float]? = nil, eigenvectors: [Float]? = nil) {
         self.channels = channels
         self.resize = resize
         self.crop = crop
         self.randomCrop = randomCrop
+        self.pad = pad
         self.flip = flip
         self.scale = scale
         self.mean = mean ?? Array(repeating: 0, count: channels)
@@ -54,6 +59,15 @@ public struct Preprocessing: Codable, Sendable, Equatable {
     /// on pixels in [0, 1].
     public static func imageNet(crop: Int) -> Preprocessing {
         Preprocessing(channels: 3, resize: crop * 256 / 224, crop: crop, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+    }
+
+    /// Training's random changes in words (`random crops (pad 2), flips`), nil when none.
+    public var augmentationSummary: String? {
+        var parts: [String] = []
+        if randomCrop { parts.append("random crops" + ((pad ?? 0) > 0 ? " (pad \(pad!))" : "")) }
+        if flip { parts.append("flips") }
+        if lightingSigma > 0 { parts.append("PCA lighting \(lightingSigma)") }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
     }
 
     /// The output shape for an input of `width` x `height`.
@@ -76,6 +90,10 @@ public struct Preprocessing: Codable, Sendable, Equatable {
         if let bad = std.first(where: { !($0 > 0) }) { throw DataError(source, "std \(bad) must be positive") }
         if let resize, !(1...65536).contains(resize) { throw DataError(source, "resize must be between 1 and 65536, not \(resize)") }
         if let crop, !(1...65536).contains(crop) { throw DataError(source, "crop must be between 1 and 65536, not \(crop)") }
+        if let pad {
+            guard (0...4096).contains(pad) else { throw DataError(source, "pad must be between 0 and 4096, not \(pad)") }
+            guard randomCrop || pad == 0 else { throw DataError(source, "pad pads training's random crops: it needs randomCrop") }
+        }
         if let meanImage {
             guard let crop, meanImage.count == channels * crop * crop else {
                 throw DataError(source, "a mean image needs a crop and channels x crop x crop values, got \(meanImage.count)")
@@ -160,6 +178,19 @@ public struct Preprocessing: Codable, Sendable, Equatable {
         let image = image.withChannels(channels)
         let size: (width: Int, height: Int) = resize.map { Resampler.size(of: (image.width, image.height), shorterSide: $0) } ?? (image.width, image.height)
         let words = random.block(at: UInt64(index) * 4)
+        let mirrored = training && flip && words.2 & 1 == 1
+        if training, randomCrop, let pad, pad > 0 {
+            // Resize, then crop from the padded image (the padding is black, not resampled).
+            let resized = size == (image.width, image.height) ? image : Resampler(from: (image.width, image.height), to: size)(image)
+            let (w, h) = (crop ?? size.width, crop ?? size.height)
+            guard w <= size.width + 2 * pad && h <= size.height + 2 * pad else {
+                throw DataError(source(), "is \(size.width)x\(size.height)\(resize == nil ? "" : " after resizing"), smaller than the \(w)x\(h) crop even with padding \(pad)")
+            }
+            let (spanX, spanY) = (size.width + 2 * pad - w + 1, size.height + 2 * pad - h + 1)
+            let cropped = resized.croppedWithZeroPadding(x: Int(words.0 % UInt32(spanX)) - pad, y: Int(words.1 % UInt32(spanY)) - pad,
+                                                         width: w, height: h)
+            return mirrored ? cropped.flippedHorizontally() : cropped
+        }
         var (x, y, w, h) = (0, 0, size.width, size.height)
         if let crop {
             guard crop <= size.width && crop <= size.height else {
@@ -171,7 +202,6 @@ public struct Preprocessing: Codable, Sendable, Equatable {
                 : ((size.width - crop) / 2, (size.height - crop) / 2)
             (w, h) = (crop, crop)
         }
-        let mirrored = training && flip && words.2 & 1 == 1
         if size == (image.width, image.height) {
             let cropped = (w, h) == (image.width, image.height) ? image : image.cropped(x: x, y: y, width: w, height: h)
             return mirrored ? cropped.flippedHorizontally() : cropped

@@ -13,6 +13,12 @@ import Darwin
 ///     loss    = -(1/N) sum over n of log p[n, label n]
 ///     dz      = (p - onehot(label)) / N
 ///
+/// With label smoothing eps (Szegedy et al. 2016, PyTorch's `CrossEntropyLoss(label_smoothing=)`)
+/// the target is q = (1 - eps) onehot(label) + eps / K instead of the one-hot vector:
+///
+///     loss = -(1/N) sum over n, k of q[n, k] log p[n, k]
+///     dz   = (p - q) / N
+///
 /// Logits of any shape `[N, ...]` are taken as N rows of K = (product of the rest) classes.
 /// Subtracting the row maximum keeps exp from overflowing; the log-probability is computed as
 /// (z - max) - log(sum) so that a confident wrong answer gives a large finite loss, not inf.
@@ -45,10 +51,12 @@ public enum SoftmaxCrossEntropy {
     /// to the logits written to `dz` (same layout): the host implementation every backend on the
     /// host uses. Labels must be in 0..<classes (`Plan.check` makes sure).
     public static func lossAndGradient(logits z: UnsafeBufferPointer<Float>, labels: [Int], classes: Int,
-                                       gradient dz: UnsafeMutablePointer<Float>) -> Float {
+                                       labelSmoothing eps: Float = 0, gradient dz: UnsafeMutablePointer<Float>) -> Float {
+        precondition((0..<1).contains(eps), "SoftmaxCrossEntropy: label smoothing \(eps) outside [0, 1)")
         let rows = labels.count
         var total: Double = 0
         let scale = 1 / Float(rows)
+        let spread = eps / Float(classes)
         for row in 0..<rows {
             let label = labels[row]
             precondition(label >= 0 && label < classes, "SoftmaxCrossEntropy: label \(label) outside 0..<\(classes)")
@@ -57,21 +65,30 @@ public enum SoftmaxCrossEntropy {
             for j in 0..<classes { top = max(top, z[base + j]) }
             var sum: Double = 0
             for j in 0..<classes { sum += Double(expf(z[base + j] - top)) }
-            total += log(sum) - Double(z[base + label] - top)
+            let logSum = log(sum)
+            total += logSum - Double(z[base + label] - top)
+            if eps > 0 {
+                // -sum over k of q_k log p_k = (1 - eps) (-log p_label) + (eps / K) sum over k of (-log p_k)
+                var allTerms: Double = 0
+                for j in 0..<classes { allTerms += logSum - Double(z[base + j] - top) }
+                total += Double(eps) * (allTerms / Double(classes) - (logSum - Double(z[base + label] - top)))
+            }
             let inverse = Float(1 / sum)
-            for j in 0..<classes { dz[base + j] = expf(z[base + j] - top) * inverse * scale }
-            dz[base + label] -= scale
+            for j in 0..<classes { dz[base + j] = (expf(z[base + j] - top) * inverse - spread) * scale }
+            dz[base + label] -= (1 - eps) * scale
         }
         return Float(total / Double(rows))
     }
 
     /// The mean loss and its gradient for `[N, K]` logits.
-    public static func lossAndGradient(logits: Tensor, labels: [Int]) -> (loss: Float, gradient: Tensor) {
+    public static func lossAndGradient(logits: Tensor, labels: [Int], labelSmoothing: Float = 0) -> (loss: Float, gradient: Tensor) {
         let classes = logits.count / max(logits.shape[0], 1)
         precondition(labels.count == logits.shape[0], "SoftmaxCrossEntropy: \(labels.count) labels for \(logits.shape[0]) rows")
         var gradient = Tensor(zeros: logits.shape)
         let loss = logits.scalars.withUnsafeBufferPointer { z in
-            gradient.scalars.withUnsafeMutableBufferPointer { lossAndGradient(logits: z, labels: labels, classes: classes, gradient: $0.baseAddress!) }
+            gradient.scalars.withUnsafeMutableBufferPointer {
+                lossAndGradient(logits: z, labels: labels, classes: classes, labelSmoothing: labelSmoothing, gradient: $0.baseAddress!)
+            }
         }
         return (loss, gradient)
     }

@@ -30,6 +30,10 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// once this many epochs in a row have not raised the best validation top-1 (nil: never).
     /// Distinct from the plateau schedule's patience, which lowers the rate instead.
     public var earlyStoppingPatience: Int?
+    /// Label smoothing of the training loss (`--label-smoothing`, PyTorch's
+    /// `CrossEntropyLoss(label_smoothing=)`): the target puts 1 - eps on the label and eps / K
+    /// on every class (nil or 0: plain cross-entropy). Validation loss stays plain.
+    public var labelSmoothing: Float?
     /// Start from trained weights instead of a fresh initialisation (`--from`), with frozen
     /// layers and the new head's rate.
     public var fineTuning: FineTuning?

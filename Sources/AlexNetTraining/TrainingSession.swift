@@ -191,6 +191,7 @@ public final class TrainingSession {
         }
         backend = try Backends.make(setup.backend, options: setup.backendOptions)
         let plan = try backend.makePlan(for: resolved, batchSize: localBatch, mode: .training, seed: c.seed)
+        plan.labelSmoothing = c.labelSmoothing ?? 0
         var run = run
         run.scheduleState.totalSteps = c.epochs * trainLoader.batchesPerEpoch
         trainer = Trainer(plan: plan, training: trainLoader, validation: validationLoader, run: run,

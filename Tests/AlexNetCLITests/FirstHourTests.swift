@@ -240,5 +240,13 @@ import Testing
         let again = try alexnet(["train", "--config", "\(out)/recipe.json", "--batch", "64", "--print-config"])
         #expect(again.output.contains("\"epochs\" : 7") && again.output.contains("\"batchSize\" : 64")
                 && again.output.contains("\"model\" : \"cifar10\""), "\(again.output)")
+        // The augmentation and loss options go into the recipe; a bad value is refused.
+        let augmented = try alexnet(["train", "--pad", "3", "--flip", "--label-smoothing", "0.2", "--print-config"])
+        #expect(augmented.output.contains("\"pad\" : 3") && augmented.output.contains("\"randomCrop\" : true")
+                && augmented.output.contains("\"flip\" : true") && augmented.output.contains("\"labelSmoothing\" : 0.2"), "\(augmented.output)")
+        let plain = try alexnet(["train", "--preset", "fashion", "--no-flip", "--print-config"])
+        #expect(plain.output.contains("\"flip\" : false") && plain.output.contains("\"model\" : \"fashion\""), "\(plain.output)")
+        let smoothing = try alexnet(["train", "--label-smoothing", "1"])
+        #expect(smoothing.status != 0 && smoothing.error.contains("--label-smoothing must be at least 0 and below 1, got 1.0"), "\(smoothing.error)")
     }
 }

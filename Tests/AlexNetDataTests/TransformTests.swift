@@ -85,6 +85,36 @@ import Testing
         #expect(flips > 160 && flips < 240, "about half are mirrored: \(flips)")
     }
 
+    /// torchvision's RandomCrop(4, padding=1) on the 4x4 ramp: every crop of the 6x6 image with
+    /// a black border is reachable (9 positions x 2 mirrorings), the border is zero, evaluation
+    /// does not pad, and the padded crop of a corner is the ramp shifted in with zeros.
+    @Test func paddedRandomCropsReachPastTheEdgesWithBlack() throws {
+        #expect(ramp.croppedWithZeroPadding(x: -1, y: -1, width: 4, height: 4).pixels
+            == [0, 0, 0, 0, 0, 0, 10, 20, 0, 40, 50, 60, 0, 80, 90, 100])
+        #expect(ramp.croppedWithZeroPadding(x: 2, y: 3, width: 3, height: 2).pixels == [140, 150, 0, 0, 0, 0])
+        #expect(ramp.croppedWithZeroPadding(x: 5, y: 0, width: 2, height: 2).pixels == [0, 0, 0, 0])
+        #expect(ramp.croppedWithZeroPadding(x: 0, y: 0, width: 4, height: 4) == ramp)
+        let p = Preprocessing(channels: 1, randomCrop: true, pad: 1, flip: true)
+        try p.validate()
+        #expect(try p.geometry(ramp, training: false, random: Philox(seed: 1), index: 0) == ramp)
+        let random = Philox(seed: 7, stream: RandomStream.augmentation(step: 0))
+        var seen = Set<[UInt8]>()
+        for index in 0..<600 {
+            let a = try p.geometry(ramp, training: true, random: random, index: index)
+            #expect(a.width == 4 && a.height == 4)
+            seen.insert(a.pixels)
+        }
+        #expect(seen.count == 18, "9 positions x 2 mirrorings: \(seen.count)")
+        #expect(seen.contains(ramp.croppedWithZeroPadding(x: 1, y: -1, width: 4, height: 4).pixels))
+        // With a crop smaller than the image, the padding widens the range of positions.
+        let small = Preprocessing(channels: 1, crop: 2, randomCrop: true, pad: 1)
+        var positions = Set<[UInt8]>()
+        for index in 0..<600 { positions.insert(try small.geometry(ramp, training: true, random: random, index: index).pixels) }
+        #expect(positions.count == 25, "5 x 5 positions in the 6x6 padded image: \(positions.count)")
+        #expect(throws: DataError.self) { try Preprocessing(channels: 1, pad: 2).validate() }
+        #expect(Preprocessing(channels: 1, randomCrop: true, pad: 2, flip: true).augmentationSummary == "random crops (pad 2), flips")
+    }
+
     @Test func normalizationIsPerChannelAndChannelMajor() {
         let image = Image(width: 2, height: 1, channels: 3, pixels: [0, 51, 102, 255, 153, 204])
         let p = Preprocessing(channels: 3, mean: [0.5, 0.5, 0.5], std: [0.5, 0.25, 1])

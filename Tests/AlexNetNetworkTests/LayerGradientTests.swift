@@ -2,6 +2,10 @@ import AlexNetCore
 import AlexNetNetwork
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Every layer's backward against central finite differences on small shapes.
 @Suite struct LayerGradientTests {
     @Test func convolution() {
@@ -103,5 +107,35 @@ import Testing
         }
         let check = Comparison(analytic.scalars, numeric, atol: 1e-3, rtol: 1e-2)
         #expect(check.isClose, "\(check)")
+    }
+
+    /// Label smoothing: the loss is -sum q log p with q = (1 - eps) onehot + eps / K (checked
+    /// against that sum written out), and the gradient is its derivative (finite differences).
+    @Test func softmaxCrossEntropyWithLabelSmoothing() {
+        let logits = Tensor(randomUniform: [3, 5], low: -3, high: 3, seed: 21)
+        let labels = [1, 4, 0], eps: Float = 0.1
+        let p = SoftmaxCrossEntropy.probabilities(logits)
+        var expected: Double = 0
+        for row in 0..<3 {
+            for k in 0..<5 {
+                let q = Double((k == labels[row] ? 1 - eps : 0) + eps / 5)
+                expected -= q * log(Double(p.scalars[row * 5 + k])) / 3
+            }
+        }
+        let (loss, analytic) = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels, labelSmoothing: eps)
+        #expect(abs(Double(loss) - expected) < 1e-5, "\(loss) against \(expected)")
+        let h: Float = 1e-2
+        var numeric = [Float](repeating: 0, count: logits.count)
+        for i in 0..<logits.count {
+            var plus = logits, minus = logits
+            plus.scalars[i] += h
+            minus.scalars[i] -= h
+            numeric[i] = (SoftmaxCrossEntropy.lossAndGradient(logits: plus, labels: labels, labelSmoothing: eps).loss
+                - SoftmaxCrossEntropy.lossAndGradient(logits: minus, labels: labels, labelSmoothing: eps).loss) / (2 * h)
+        }
+        let check = Comparison(analytic.scalars, numeric, atol: 1e-3, rtol: 1e-2)
+        #expect(check.isClose, "\(check)")
+        // Each row's gradient sums to zero, as without smoothing.
+        for row in 0..<3 { #expect(abs(analytic.scalars[(row * 5)..<(row * 5 + 5)].reduce(0, +)) < 1e-6) }
     }
 }

@@ -33,6 +33,13 @@ import Testing
         #expect(cifarShapes["conv1"] == "96x30x30" && cifarShapes["pool1"] == "96x14x14")
         #expect(cifarShapes["conv2"] == "256x12x12" && cifarShapes["pool2"] == "256x5x5")
         #expect(cifarShapes["pool5"] == "256x2x2" && cifarShapes["flatten"] == "1024")
+        // fashion: AlexNet's order of layers at 28x28, batch norm after each convolution.
+        let fashion = try Zoo.preset("fashion")!.resolved()
+        let fashionShapes = Dictionary(uniqueKeysWithValues: fashion.layers.map { ($0.name, $0.outputShape.description) })
+        #expect(fashionShapes["conv1"] == "32x28x28" && fashionShapes["pool1"] == "32x13x13" && fashionShapes["pool2"] == "64x6x6")
+        #expect(fashionShapes["conv5"] == "64x6x6" && fashionShapes["pool5"] == "64x2x2" && fashionShapes["flatten"] == "256")
+        #expect(fashion.layers.filter { $0.layer is Convolution }.count == 5 && fashion.layers.filter { $0.layer is Linear }.count == 3)
+        #expect(fashion.layers.filter { $0.layer is BatchNorm }.count == 5 && fashion.outputShape.description == "10")
         let torchvision = try Zoo.preset("torchvision")!.resolved()
         #expect(torchvision.layout.slots.map(\.name) == [
             "features.0.weight", "features.0.bias", "features.3.weight", "features.3.bias",

@@ -1,3 +1,4 @@
+import AlexNetBackends
 import AlexNetData
 import AlexNetNetwork
 import AlexNetTraining
@@ -7,7 +8,10 @@ import Testing
 @Suite struct ExperimentTests {
     /// The arms of each experiment differ from the paper's arm only in the one choice.
     @Test func armsDifferOnlyInTheirChoice() throws {
-        func lines(_ network: Network) -> [String] { NetworkFile.format(network).split(separator: "\n").map(String.init) }
+        // Lines with their columns' padding collapsed (it follows the longest kind present).
+        func lines(_ network: Network) -> [String] {
+            NetworkFile.format(network).split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        }
         func changed(_ experiment: String, arm: Int = 1) throws -> (removed: [String], added: [String]) {
             let e = try #require(Experiment.named(experiment))
             let (a, b) = (lines(e.arms[0].network), lines(e.arms[arm].network))
@@ -34,6 +38,34 @@ import Testing
         // PCA lighting changes the recipe, not the network.
         let lighting = try #require(Experiment.named("pca-lighting"))
         #expect(lines(lighting.arms[0].network) == lines(lighting.arms[1].network) && lighting.requiresRGB)
+        // The fashion preset's ablation: each arm leaves out one ingredient, the network's
+        // batch norm or one field of the preset's recipe, and keeps everything else.
+        let noBN = try changed("fashion-recipe")
+        #expect(noBN.removed.count == 5 && noBN.removed.allSatisfy { $0.contains(" batchnorm") } && noBN.added.isEmpty, "\(noBN)")
+        let ablation = try #require(Experiment.named("fashion-recipe"))
+        let base = try #require(ablation.recipe)
+        #expect(base == TrainingPresets.preset("fashion"))
+        let runner = ExperimentRunner(experiment: ablation, recipe: base, seeds: [0], directory: "unused")
+        let full = runner.configuration(arm: ablation.arms[0], seed: 0)
+        func recipe(_ arm: String) throws -> TrainingConfiguration {
+            try runner.configuration(arm: #require(ablation.arms.first { $0.name == arm }), seed: 0)
+        }
+        var expected = full
+        expected.preprocessing.randomCrop = false
+        expected.preprocessing.pad = nil
+        #expect(try recipe("no-crops").preprocessing == expected.preprocessing)
+        expected = full
+        expected.preprocessing.flip = false
+        #expect(try recipe("no-flips").preprocessing == expected.preprocessing)
+        #expect(try recipe("no-label-smoothing").labelSmoothing == nil && full.labelSmoothing == 0.1)
+        #expect(try recipe("constant-lr").schedule.kind == .constant && full.schedule.kind == .cosine)
+        #expect(try recipe("no-momentum").optimizer.momentum == 0 && full.optimizer.momentum == 0.9)
+        for arm in ablation.arms.dropFirst() where arm.name != "no-batchnorm" {
+            var c = runner.configuration(arm: arm, seed: 0)
+            c.preset = full.preset
+            c.model = full.model
+            #expect(c != full && lines(arm.network) == lines(ablation.arms[0].network), "\(arm.name) changes the recipe only")
+        }
     }
 
     static func recipe(epochs: Int = 1) -> TrainingConfiguration {
@@ -67,6 +99,54 @@ import Testing
         let byHand = ((runs[1].testError - runs[0].testError) + (runs[3].testError - runs[2].testError)) / 2
         #expect(abs(spread - byHand) < 1e-12)
         #expect(FileManager.default.fileExists(atPath: "\(directory)/curves.png"))
+    }
+
+    /// ten-crop trains one arm (resized to 32, random 28x28 crops and mirrors) and evaluates its
+    /// final weights twice: the centre crop (the run's last validation) and the mean softmax of
+    /// ten crops, computed here again by hand from the checkpoint; the second pass reads the
+    /// kept result instead of evaluating again.
+    @Test func tenCropEvaluatesTheSameWeights() throws {
+        let experiment = try #require(Experiment.named("ten-crop"))
+        #expect(experiment.arms.map(\.name) == ["centre-crop", "ten-crop"] && experiment.arms[1].tenCropOf == "centre-crop")
+        let directory = try TrainingFixture.directory()
+        let runner = ExperimentRunner(experiment: experiment, recipe: Self.recipe(), seeds: [0], directory: directory)
+        let c = runner.configuration(arm: experiment.arms[0], seed: 0)
+        #expect(c.preprocessing.resize == 32 && c.preprocessing.crop == 28 && c.preprocessing.randomCrop && c.preprocessing.flip)
+        let runs = try #require(try runner.run())
+        #expect(runs.map(\.arm) == ["centre-crop", "ten-crop"] && runs[0].steps == runs[1].steps)
+        #expect(!FileManager.default.fileExists(atPath: "\(directory)/ten-crop/seed-0"), "ten-crop trains nothing")
+        let loaded = try Checkpoint.read("\(directory)/centre-crop/seed-0/last.safetensors")
+        let network = try loaded.network.resolved()
+        let plan = try ReferenceBackend().makePlan(for: network, batchSize: 10, mode: .inference, seed: 0)
+        try Checkpoint.load(loaded.tensors, into: plan)
+        let test = PrefixSource(try #require(try Datasets.open("fashion-mnist").test), count: 128)
+        let metrics = try TenCrop.evaluate(plan: plan, source: test, preprocessing: c.preprocessing.fitted(to: network.inputShape),
+                                           shape: network.inputShape, classes: 10)
+        #expect(abs(runs[1].testError - (1 - metrics.top1)) < 1e-9, "\(runs[1].testError) against \(1 - metrics.top1)")
+        #expect(abs(runs[0].testError - (1 - (loaded.run.history.last?.validationTop1 ?? 0))) < 1e-9)
+        let again = try #require(try ExperimentRunner(experiment: experiment, recipe: Self.recipe(), seeds: [0], directory: directory).run())
+        #expect(again == runs)
+        let report = ExperimentReport(experiment: experiment, runs: runs, command: "alexnet experiment ten-crop")
+        try report.write(to: directory)
+        #expect(report.plots[1].series.map(\.name) == ["centre-crop"], "no per-epoch curve for ten-crop")
+    }
+
+    /// An arm whose loss stops being finite is a result, not the end of the experiment: the run
+    /// is recorded as diverged (no measure), the report says so, and running the experiment
+    /// again reads that back instead of training into the same wall.
+    @Test func aDivergedRunIsReportedAndKept() throws {
+        let experiment = try #require(Experiment.named("dropout"))
+        var recipe = Self.recipe()
+        recipe.schedule.baseLearningRate = 1e6
+        let directory = try TrainingFixture.directory()
+        let runs = try #require(try ExperimentRunner(experiment: experiment, recipe: recipe, seeds: [0], directory: directory).run())
+        #expect(runs.count == 2 && runs.allSatisfy { $0.divergedAtStep != nil && $0.value(of: .generalizationGap) == nil }, "\(runs)")
+        let report = ExperimentReport(experiment: experiment, runs: runs, command: "alexnet experiment dropout --lr 1e6")
+        #expect(report.markdown.contains("diverged at step \(runs[0].divergedAtStep!)"), "\(report.markdown)")
+        let again = ExperimentRunner(experiment: experiment, recipe: recipe, seeds: [0], directory: directory)
+        var started = 0
+        again.runStarted = { _, _, _, _, _ in started += 1 }
+        #expect(try again.run() == runs && started == 0)
     }
 
     /// Stopped in its second run, the experiment continues where it stopped and measures what

@@ -21,3 +21,21 @@ import Testing
     let top1 = try #require(trainer.run.history.last?.validationTop1)
     #expect(top1 > 0.65, "test accuracy \(top1) after 50 steps")
 }
+
+/// The `fashion` preset as `alexnet train --preset fashion` assembles it, for 40 steps on real
+/// data: padded random crops, mirrors and label smoothing on, the cosine schedule to zero over
+/// the run, and a network that learns (far above chance on the first 1,000 test images).
+@Test func fashionPresetTrainsWithItsAugmentation() throws {
+    var configuration = TrainingPresets.preset("fashion")!
+    #expect(configuration.preprocessing.pad == 2 && configuration.preprocessing.randomCrop && configuration.preprocessing.flip)
+    #expect(configuration.labelSmoothing == 0.1 && configuration.schedule.kind == .cosine && configuration.model == "fashion")
+    configuration.epochs = 1
+    configuration.trainLimit = 5120
+    configuration.validationLimit = 1000
+    let session = try TrainingSession(configuration: configuration, setup: TrainingSetup())
+    #expect(session.trainer.plan.labelSmoothing == 0.1)
+    #expect(try session.trainer.train() == .completed)
+    let record = try #require(session.trainer.run.history.last)
+    #expect(record.learningRate < 2e-4, "cosine falls to zero over the run: \(record.learningRate)")
+    #expect(try #require(record.validationTop1) > 0.5, "test accuracy \(record.validationTop1 ?? 0) after 40 steps")
+}

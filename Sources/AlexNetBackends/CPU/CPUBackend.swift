@@ -46,6 +46,7 @@ public final class CPUPlan: ProfilingPlan {
     public let gradients: FloatBuffer
     public let state: FloatBuffer
     public let optimizerState = OptimizerState()
+    public var labelSmoothing: Float = 0
     public let seed: UInt64
     public let mode: PlanMode
     /// Whether the plan has backward passes (training and attribution plans).
@@ -254,7 +255,8 @@ public final class CPUPlan: ProfilingPlan {
         // dL/dlogits goes where the last operation's backward reads its output gradient.
         let dz = sharedBuffers[1 + operations.count % 2].pointer.assumingMemoryBound(to: Float.self)
         let loss = SoftmaxCrossEntropy.lossAndGradient(logits: UnsafeBufferPointer(logits.floats), labels: labels,
-                                                       classes: network.outputShape.elementCount, gradient: dz)
+                                                       classes: network.outputShape.elementCount,
+                                                       labelSmoothing: labelSmoothing, gradient: dz)
         let output = StepOutput(loss: loss, logits: logitsTensor())
         backward(step: step, firstRow: firstRow, gradientsReady: gradientsReady)
         return output

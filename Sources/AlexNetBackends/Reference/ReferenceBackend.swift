@@ -25,6 +25,7 @@ public final class ReferencePlan: Plan {
     public let gradients: FloatBuffer
     public let state: FloatBuffer
     public let optimizerState = OptimizerState()
+    public var labelSmoothing: Float = 0
     /// The run's seed for dropout masks.
     public let seed: UInt64
     /// Each layer's views into the flat buffers.
@@ -98,7 +99,7 @@ public final class ReferencePlan: Plan {
         try check(input: input, labels: labels)
         let activations = forward(input, isTraining: true, step: UInt64(step), firstRow: firstRow)
         let logits = activations.last!
-        let (loss, outputGradient) = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels)
+        let (loss, outputGradient) = SoftmaxCrossEntropy.lossAndGradient(logits: logits, labels: labels, labelSmoothing: labelSmoothing)
         gradients.fill(with: 0)
         backward(activations: activations, outputGradient: outputGradient, step: UInt64(step), firstRow: firstRow,
                  lowest: network.firstTrainedLayer ?? network.layers.count, gradientsReady: gradientsReady)

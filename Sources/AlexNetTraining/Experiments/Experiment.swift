@@ -28,6 +28,9 @@ public struct Experiment: Sendable {
     public var arms: [Arm]
     /// Needs RGB data (PCA lighting).
     public var requiresRGB = false
+    /// The recipe the arms share when it is not the paper experiments' own (`fashion-recipe`
+    /// ablates the `fashion` preset); `alexnet experiment` still applies --epochs and --seeds.
+    public var recipe: TrainingConfiguration?
 
     /// One side of the comparison: a network and, where the choice is in the recipe, a change
     /// to it.
@@ -35,6 +38,9 @@ public struct Experiment: Sendable {
         public var name: String
         public var network: Network
         public var recipe: @Sendable (inout TrainingConfiguration) -> Void = { _ in }
+        /// Trains nothing: evaluates the final weights of this other arm's runs with the paper's
+        /// ten crops (`ten-crop`), so the two arms differ only in the test procedure.
+        public var tenCropOf: String?
 
         public init(_ name: String, network: Network, recipe: @escaping @Sendable (inout TrainingConfiguration) -> Void = { _ in }) {
             self.name = name
@@ -46,7 +52,7 @@ public struct Experiment: Sendable {
 
 extension Experiment {
     /// Every experiment, by name.
-    public static let names = ["relu-vs-tanh", "lrn", "overlapping-pooling", "dropout", "towers", "depth", "pca-lighting"]
+    public static let names = ["relu-vs-tanh", "lrn", "overlapping-pooling", "dropout", "towers", "ten-crop", "depth", "pca-lighting", "fashion-recipe"]
 
     /// The experiment `name` on a base network (nil for an unknown name).
     public static func named(_ name: String, base: Network = Experiment.miniAlexNet()) -> Experiment? {
@@ -85,6 +91,24 @@ extension Experiment {
                 measure: .testError,
                 arms: [Arm("two-towers", network: base.withGroups(2, on: ["conv2", "conv4", "conv5"])),
                        Arm("one-tower-half-kernels", network: base.halvingConvolutions(except: "conv5"))])
+        case "ten-crop":
+            // The paper's geometry at 28x28: images resized to 32 (256 for 224), random 28x28
+            // crops and mirrors in training; at test time the centre crop against the mean of
+            // the softmax over the four corners, the centre and their mirrors.
+            var tenCrop = Arm("ten-crop", network: base)
+            tenCrop.tenCropOf = "centre-crop"
+            return Experiment(
+                name: name, title: "Ten-crop testing",
+                claim: "At test time the paper averages the softmax of ten 224x224 patches (four corners, the centre and their mirrors) "
+                    + "instead of one centre crop; it gives no number for the gain, only that its results are made this way.",
+                measure: .testError,
+                arms: [Arm("centre-crop", network: base) { c in
+                           c.preprocessing.resize = base.inputShape.dimensions.last.map { $0 * 8 / 7 }
+                           c.preprocessing.crop = base.inputShape.dimensions.last
+                           c.preprocessing.randomCrop = true
+                           c.preprocessing.flip = true
+                       },
+                       tenCrop])
         case "depth":
             let convolutions = base.layers.filter { $0.layer is Convolution }.map(\.name)
             return Experiment(
@@ -101,6 +125,23 @@ extension Experiment {
                 measure: .testError,
                 arms: [Arm("lighting", network: base) { $0.preprocessing.lightingSigma = 0.1 }, Arm("no-lighting", network: base)],
                 requiresRGB: true)
+        case "fashion-recipe":
+            // The `fashion` preset, and the preset without each of its ingredients in turn.
+            let network = Zoo.fashion()
+            var experiment = Experiment(
+                name: name, title: "The fashion preset's ingredients",
+                claim: "(not the paper's) Each ingredient of the fashion preset (batch norm, padded random crops, mirrors, label "
+                    + "smoothing, the cosine schedule, momentum) earns its place: without it the test error is higher.",
+                measure: .testError,
+                arms: [Arm("fashion", network: network),
+                       Arm("no-batchnorm", network: network.removingLayers { $0.layer is BatchNorm }),
+                       Arm("no-crops", network: network) { $0.preprocessing.randomCrop = false; $0.preprocessing.pad = nil },
+                       Arm("no-flips", network: network) { $0.preprocessing.flip = false },
+                       Arm("no-label-smoothing", network: network) { $0.labelSmoothing = nil },
+                       Arm("constant-lr", network: network) { $0.schedule.kind = .constant },
+                       Arm("no-momentum", network: network) { $0.optimizer.momentum = 0 }])
+            experiment.recipe = TrainingPresets.preset("fashion")
+            return experiment
         default:
             return nil
         }

@@ -85,7 +85,8 @@ public struct ExperimentReport: Codable, Sendable {
                      "| arm | \(measureName) | per seed | difference from \(arms.first?.arm ?? "") | test error |",
                      "|---|---|---|---|---|"]
         for arm in arms {
-            let perSeed = arm.values.map { format($0) }.joined(separator: ", ")
+            let perSeed = runs.filter { $0.arm == arm.arm }.sorted { $0.seed < $1.seed }
+                .map { run in run.divergedAtStep.map { "diverged at step \($0)" } ?? format(run.value(of: measure)) }.joined(separator: ", ")
             let difference = arm.differenceMean.map { format($0, spread: arm.differenceStandardDeviation) } ?? "—"
             let test = String(format: "%.2f%%", 100 * arm.testErrorMean) + (arm.testErrorStandardDeviation.map { String(format: " ± %.2f", 100 * $0) } ?? "")
             lines.append("| \(arm.arm) | \(format(arm.mean, spread: arm.standardDeviation)) | \(perSeed) | \(difference) | \(test) |")
@@ -107,7 +108,7 @@ public struct ExperimentReport: Codable, Sendable {
         var training: [Plot.Series] = [], test: [Plot.Series] = []
         for (k, arm) in arms.enumerated() {
             let armRuns = runs.filter { $0.arm == arm.arm }
-            guard let first = armRuns.first else { continue }
+            guard let first = armRuns.first, !first.testErrorByEpoch.isEmpty else { continue }  // ten-crop: no curves
             let color = colors[k % colors.count]
             let points = first.trainingCurve.indices.filter { i in armRuns.allSatisfy { $0.trainingCurve.count > i } }
             training.append(Plot.Series(name: arm.arm, color: color, x: points.map { first.trainingCurve[$0][0] },

@@ -1,3 +1,4 @@
+import AlexNetBackends
 import AlexNetData
 import AlexNetInterop
 import AlexNetNetwork
@@ -26,10 +27,14 @@ public struct ExperimentRun: Codable, Sendable, Equatable {
     public var trainingCurve: [[Double]]
     /// Validation error after each epoch.
     public var testErrorByEpoch: [Double]
+    /// The step whose loss was not finite, when the run diverged (then it has no measure, and
+    /// its test error is that of its last finished epoch, or 1).
+    public var divergedAtStep: Int?
 
     /// The run's value of `measure` (nil when it has none: a threshold never reached).
     public func value(of measure: Experiment.Measure) -> Double? {
-        switch measure {
+        if divergedAtStep != nil { return nil }
+        return switch measure {
         case .testError: testError
         case .stepsToTrainingError: stepsToThreshold.map(Double.init)
         case .generalizationGap: testError - trainError
@@ -79,7 +84,7 @@ public final class ExperimentRunner {
     /// Every run, in order (seeds outer, arms inner, so that a stopped experiment has whole
     /// pairs); nil when stopped (Ctrl-C) with the current run's checkpoint written.
     public func run() throws -> [ExperimentRun]? {
-        for arm in experiment.arms {
+        for arm in experiment.arms where arm.tenCropOf == nil {
             let path = networkPath(arm: arm.name), text = NetworkFile.format(arm.network)
             if let existing = try? String(contentsOfFile: path, encoding: .utf8), existing != text,
                seeds.contains(where: { access("\(runDirectory(arm: arm.name, seed: $0))/last.safetensors", F_OK) == 0 }) {
@@ -93,6 +98,14 @@ public final class ExperimentRunner {
         let total = seeds.count * experiment.arms.count
         for seed in seeds {
             for arm in experiment.arms {
+                if let source = arm.tenCropOf {
+                    guard let trained = runs.last(where: { $0.arm == source && $0.seed == seed }) else {
+                        preconditionFailure("experiment \(experiment.name): arm \(arm.name) evaluates \(source), which must come before it")
+                    }
+                    runStarted(arm.name, seed, runs.count + 1, total, false)
+                    runs.append(try evaluateTenCrop(arm: arm.name, trained: trained))
+                    continue
+                }
                 guard let run = try train(arm: arm, seed: seed, number: runs.count + 1, of: total) else { return nil }
                 runs.append(run)
             }
@@ -106,7 +119,18 @@ public final class ExperimentRunner {
         setup.outputDirectory = folder
         setup.tensorBoardDirectory = folder
         let last = "\(folder)/last.safetensors"
+        let diverged = "\(folder)/diverged.json"
         let session: TrainingSession
+        if access(diverged, F_OK) == 0 {
+            // A run whose loss was not finite would diverge again at the same step.
+            let record = try JSONDecoder().decode(Diverged.self, from: Data(contentsOf: URL(fileURLWithPath: diverged)))
+            var stored = record.configuration
+            stored.epochs = recipe.epochs
+            guard stored == configuration(arm: arm, seed: seed) else {
+                throw TrainingSetupError("\(folder) holds a diverged run of another recipe; remove the folder or choose another --out")
+            }
+            return record.run
+        }
         if access(last, F_OK) == 0 {
             let loaded = try Checkpoint.read(last)
             var stored = loaded.run.configuration
@@ -127,8 +151,66 @@ public final class ExperimentRunner {
         }
         session.trainer.observer = observer
         session.trainer.shouldStop = shouldStop
-        if case .interrupted = try session.train() { return nil }
+        do {
+            if case .interrupted = try session.train() { return nil }
+        } catch let TrainingError.nonFiniteLoss(_, _, _, step, _) {
+            // A diverged arm is a result (the choice made training unstable), not the end of
+            // the experiment.
+            var run = try measure(session.run, arm: arm.name, seed: seed, folder: folder)
+            run.divergedAtStep = step
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let record = Diverged(configuration: configuration(arm: arm, seed: seed), run: run)
+            try AtomicFile.write(String(decoding: try encoder.encode(record), as: UTF8.self) + "\n", to: diverged)
+            return run
+        }
         return try measure(session.run, arm: arm.name, seed: seed, folder: folder)
+    }
+
+    /// A diverged run as `<out>/<arm>/seed-<k>/diverged.json` keeps it: its recipe and numbers.
+    struct Diverged: Codable {
+        var configuration: TrainingConfiguration
+        var run: ExperimentRun
+    }
+
+    /// What a ten-crop evaluation found, kept beside the arm (`<out>/<arm>/seed-<k>.json`) for
+    /// the final weights of the trained arm's run at `step`.
+    struct TenCropResult: Codable, Equatable {
+        var step: Int
+        var testError: Double
+    }
+
+    /// `trained`'s final weights evaluated on the validation split with the paper's ten crops:
+    /// its numbers with the test error replaced (no curves: the crops were not tried per epoch).
+    func evaluateTenCrop(arm: String, trained: ExperimentRun) throws -> ExperimentRun {
+        let cache = "\(directory)/\(arm)/seed-\(trained.seed).json"
+        var result = try? JSONDecoder().decode(TenCropResult.self, from: Data(contentsOf: URL(fileURLWithPath: cache)))
+        if result?.step != trained.steps {
+            let loaded = try Checkpoint.read("\(runDirectory(arm: trained.arm, seed: trained.seed))/last.safetensors")
+            let c = loaded.run.configuration
+            let splits = try Datasets.open(c.data)
+            guard let test = splits.test else { throw TrainingSetupError("\(c.data) has no test split to evaluate with ten crops") }
+            let source: any ImageSource = c.validationLimit.map { PrefixSource(test, count: $0) } ?? test
+            let network = try loaded.network.resolved()
+            let plan = try Backends.make(setup.backend, options: setup.backendOptions)
+                .makePlan(for: network, batchSize: 10, mode: .inference, seed: 0)
+            try Checkpoint.load(loaded.tensors, into: plan)
+            let metrics = try TenCrop.evaluate(plan: plan, source: source, preprocessing: c.preprocessing.fitted(to: network.inputShape),
+                                               shape: network.inputShape, classes: loaded.run.classNames.count)
+            result = TenCropResult(step: loaded.run.step, testError: 1 - metrics.top1)
+            try TrainingSession.makeDirectories("\(directory)/\(arm)")
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try AtomicFile.write(String(decoding: try encoder.encode(result), as: UTF8.self) + "\n", to: cache)
+        }
+        var run = trained
+        run.arm = arm
+        run.testError = result!.testError
+        run.stepsToThreshold = nil
+        run.secondsToThreshold = nil
+        run.trainingCurve = []
+        run.testErrorByEpoch = []
+        return run
     }
 
     /// The run's numbers from its history and its events files (a resumed run has several).
