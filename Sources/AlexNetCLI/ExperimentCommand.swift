@@ -114,7 +114,7 @@ struct ExperimentCommand: ParsableCommand {
         Interrupts.install()
         runner.shouldStop = { Interrupts.isRequested }
         print("\(experiment.title): \(experiment.arms.count) arms x \(seeds) seeds, \(recipe.epochs) epoch\(recipe.epochs == 1 ? "" : "s") each, on \(data); writing to \(directory)/")
-        print("The paper: \(experiment.claim)")
+        print("\(experiment.claimant): \(experiment.claim)")
         guard let runs = try runner.run() else {
             display.clearBar()
             print("Interrupted: the same command continues with the runs not finished.")

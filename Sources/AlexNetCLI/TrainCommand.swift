@@ -189,8 +189,10 @@ struct TrainCommand: ParsableCommand {
         if let resize { c.preprocessing.resize = resize }
         if let crop { c.preprocessing.crop = crop }
         if let pad {
-            c.preprocessing.pad = pad
-            c.preprocessing.randomCrop = c.preprocessing.randomCrop || pad > 0
+            // --pad 0 removes the padding; without a crop smaller than the image, the random
+            // crops go with it (there is nothing left to choose).
+            c.preprocessing.pad = pad > 0 ? pad : nil
+            c.preprocessing.randomCrop = pad > 0 || (c.preprocessing.randomCrop && c.preprocessing.crop != nil)
         }
         if let flip { c.preprocessing.flip = flip }
         if let labelSmoothing { c.labelSmoothing = labelSmoothing }

@@ -41,6 +41,9 @@ public struct Plot: Sendable {
         return (xLow...xHigh, (yLow - pad)...(yHigh + pad))
     }
 
+    /// How far left of the right edge the legend starts: room for the longest name.
+    var legendWidth: Double { Double(max(90, (series.map { Canvas.textWidth($0.name) }.max() ?? 0) + 28)) }
+
     /// Whether the legend goes to the lower right corner: where the curves end high (a rising
     /// accuracy), the upper right corner is theirs.
     var legendAtBottom: Bool {
@@ -86,8 +89,9 @@ public struct Plot: Sendable {
                 out += "<circle cx=\"\(xy[0])\" cy=\"\(xy[1])\" r=\"2.5\" fill=\"\(s.color)\"/>"
             }
             let legendY = (legendAtBottom ? bottom - 14 * Double(series.count) : top) + 14 + 14 * Double(k)
-            out += "\n<line x1=\"\(f(right - 90))\" x2=\"\(f(right - 74))\" y1=\"\(f(legendY - 4))\" y2=\"\(f(legendY - 4))\" stroke=\"\(s.color)\" stroke-width=\"2\"/>"
-            out += "<text x=\"\(f(right - 70))\" y=\"\(f(legendY))\">\(s.name)</text>\n"
+            let legendX = right - legendWidth
+            out += "\n<line x1=\"\(f(legendX))\" x2=\"\(f(legendX + 16))\" y1=\"\(f(legendY - 4))\" y2=\"\(f(legendY - 4))\" stroke=\"\(s.color)\" stroke-width=\"2\"/>"
+            out += "<text x=\"\(f(legendX + 20))\" y=\"\(f(legendY))\">\(s.name)</text>\n"
         }
         return out
     }
@@ -153,8 +157,9 @@ extension Plot {
             for (p, q) in zip(points, points.dropFirst()) { canvas.line(p.0, p.1, q.0, q.1, color, thickness: 2) }
             for p in points { canvas.fill(x: Int(p.0) - 2, y: Int(p.1) - 2, width: 5, height: 5, color) }
             let legendY = Int(legendAtBottom ? bottom - 14 * Double(series.count) - 4 : top) + 8 + 14 * k
-            canvas.line(x1 - 90, Double(legendY + 3), x1 - 74, Double(legendY + 3), color, thickness: 2)
-            canvas.text(s.name, x: Int(x1) - 70, y: legendY, black)
+            let legendX = x1 - legendWidth
+            canvas.line(legendX, Double(legendY + 3), legendX + 16, Double(legendY + 3), color, thickness: 2)
+            canvas.text(s.name, x: Int(legendX) + 20, y: legendY, black)
         }
     }
 }

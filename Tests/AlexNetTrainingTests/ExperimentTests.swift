@@ -117,7 +117,7 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(directory)/ten-crop/seed-0"), "ten-crop trains nothing")
         let loaded = try Checkpoint.read("\(directory)/centre-crop/seed-0/last.safetensors")
         let network = try loaded.network.resolved()
-        let plan = try ReferenceBackend().makePlan(for: network, batchSize: 10, mode: .inference, seed: 0)
+        let plan = try CPUBackend(threads: 2).makePlan(for: network, batchSize: 10, mode: .inference, seed: 0)
         try Checkpoint.load(loaded.tensors, into: plan)
         let test = PrefixSource(try #require(try Datasets.open("fashion-mnist").test), count: 128)
         let metrics = try TenCrop.evaluate(plan: plan, source: test, preprocessing: c.preprocessing.fitted(to: network.inputShape),

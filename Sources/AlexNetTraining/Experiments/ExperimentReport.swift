@@ -21,6 +21,8 @@ public struct ExperimentReport: Codable, Sendable {
     public var experiment: String
     public var title: String
     public var claim: String
+    /// Whose claim (`Experiment.claimant`).
+    public var claimant: String?
     public var measure: Experiment.Measure
     public var threshold: Double?
     public var command: String
@@ -31,6 +33,7 @@ public struct ExperimentReport: Codable, Sendable {
         self.experiment = experiment.name
         title = experiment.title
         claim = experiment.claim
+        claimant = experiment.claimant
         measure = experiment.measure
         threshold = experiment.measure == .stepsToTrainingError ? experiment.threshold : nil
         self.command = command
@@ -79,8 +82,8 @@ public struct ExperimentReport: Codable, Sendable {
 
     /// `report.md`: the claim, the command, one row per arm.
     public var markdown: String {
-        var lines = ["# \(title) (`\(experiment)`)", "", "**The paper:** \(claim)", "", "**Command:** `\(command)`", "",
-                     "Measure: \(measureName), mean ± sample standard deviation over \(Set(runs.map(\.seed)).count) seeds "
+        var lines = ["# \(title) (`\(experiment)`)", "", "**\(claimant ?? "The paper"):** \(claim)", "", "**Command:** `\(command)`", "",
+                     "Measure: \(measureName), mean ± sample standard deviation over \(Set(runs.map(\.seed)).count) seed\(Set(runs.map(\.seed)).count == 1 ? "" : "s") "
                         + "(the same seeds, data order and recipe for every arm); the difference is paired, seed by seed.", "",
                      "| arm | \(measureName) | per seed | difference from \(arms.first?.arm ?? "") | test error |",
                      "|---|---|---|---|---|"]
@@ -104,7 +107,7 @@ public struct ExperimentReport: Codable, Sendable {
     /// The curves: smoothed training error by step (for the steps measure) and test error by
     /// epoch, each arm's mean over seeds.
     public var plots: [Plot] {
-        let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+        let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
         var training: [Plot.Series] = [], test: [Plot.Series] = []
         for (k, arm) in arms.enumerated() {
             let armRuns = runs.filter { $0.arm == arm.arm }
