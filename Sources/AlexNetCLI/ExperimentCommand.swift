@@ -34,7 +34,7 @@ struct ExperimentCommand: ParsableCommand {
     @Flag(help: "List the experiments with the paper's claims, and exit.") var list = false
     @Option(help: ArgumentHelp("Dataset (default: fashion-mnist).", valueName: "name|dir")) var data = "fashion-mnist"
     @Option(parsing: .unconditional, help: "Seeds (runs per arm).") var seeds = 3
-    @Option(parsing: .unconditional, help: "Epochs per run (default: 2 for relu-vs-tanh, the preset's for fashion-recipe, 5 otherwise).") var epochs: Int?
+    @Option(parsing: .unconditional, help: "Epochs per run (default: 2 for relu-vs-tanh and depth, 5 for dropout and ten-crop, the preset's for fashion-recipe, 3 otherwise).") var epochs: Int?
     @Option(parsing: .unconditional, help: "Examples per step (default: 128).") var batch: Int?
     @Option(parsing: .unconditional, help: "Base learning rate (default: 0.01 with SGD, momentum 0.9, weight decay 5e-4; the preset's for fashion-recipe).") var lr: Float?
     @Option(parsing: .unconditional, help: "Train on the first N training examples only.") var limit: Int?
@@ -74,7 +74,7 @@ struct ExperimentCommand: ParsableCommand {
                 + "\(data) is not RGB (give --data with colour images, e.g. cifar10)")
         }
         var recipe = TrainingConfiguration(
-            preset: "experiment", model: "", data: data, epochs: epochs ?? (experiment.measure == .stepsToTrainingError ? 2 : 5),
+            preset: "experiment", model: "", data: data, epochs: epochs ?? experiment.epochs,
             batchSize: batch ?? 128, optimizer: .paper, schedule: Schedule(kind: .constant, baseLearningRate: lr ?? 0.01), seed: 0,
             preprocessing: Preprocessing(channels: channels, resize: 28, mean: channels == 1 ? [TrainingPresets.fashionMNISTMean] : nil,
                                          std: channels == 1 ? [TrainingPresets.fashionMNISTStd] : nil))

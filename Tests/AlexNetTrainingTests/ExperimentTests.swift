@@ -68,6 +68,19 @@ import Testing
         }
     }
 
+    /// The defaults fit the budget: three seeds of every trained arm in about 10 to 35
+    /// minutes here, where one mini-alexnet epoch with its test pass takes about 70 s on two
+    /// cores (so at most 10 epochs per seed across the arms).
+    @Test func defaultsAreSizedForTwoCores() throws {
+        for name in Experiment.names where name != "fashion-recipe" {
+            let experiment = try #require(Experiment.named(name))
+            let trained = experiment.arms.filter { $0.tenCropOf == nil }.count
+            #expect((4...10).contains(trained * experiment.epochs), "\(name): \(trained) arms x \(experiment.epochs) epochs")
+        }
+        #expect(Experiment.named("relu-vs-tanh")?.epochs == 2 && Experiment.named("depth")?.epochs == 2)
+        #expect(Experiment.named("dropout")?.epochs == 5 && Experiment.named("lrn")?.epochs == 3)
+    }
+
     static func recipe(epochs: Int = 1) -> TrainingConfiguration {
         var recipe = TrainingConfiguration(
             preset: "experiment", model: "", data: "fashion-mnist", epochs: epochs, batchSize: 64, optimizer: .paper,

@@ -33,6 +33,10 @@ public struct Experiment: Sendable {
     /// The recipe the arms share when it is not the paper experiments' own (`fashion-recipe`
     /// ablates the `fashion` preset); `alexnet experiment` still applies --epochs and --seeds.
     public var recipe: TrainingConfiguration?
+    /// Epochs per run unless `--epochs` says otherwise: sized so that three seeds of every arm
+    /// train in about 10 to 35 minutes on two cores (an experiment with its own `recipe` takes
+    /// that recipe's epochs instead).
+    public var epochs = 3
 
     /// One side of the comparison: a network and, where the choice is in the recipe, a change
     /// to it.
@@ -62,11 +66,13 @@ extension Experiment {
         case "relu-vs-tanh":
             // Figure 1's networks had no regularization of any kind: no LRN, no dropout here.
             let plain = base.removingLayers { $0.layer is LocalResponseNorm || $0.layer is Dropout }
-            return Experiment(
+            var experiment = Experiment(
                 name: name, title: "ReLU against tanh",
                 claim: "A four-layer CNN with ReLUs reaches 25% training error on CIFAR-10 six times faster than with tanh (Figure 1).",
                 measure: .stepsToTrainingError,
                 arms: [Arm("relu", network: plain), Arm("tanh", network: plain.replacingLayers { $0.layer is ReLU ? Tanh() : $0.layer })])
+            experiment.epochs = 2  // the measure is early in training
+            return experiment
         case "lrn":
             return Experiment(
                 name: name, title: "Local response normalization",
@@ -81,11 +87,13 @@ extension Experiment {
                 arms: [Arm("overlapping-3x3-s2", network: base),
                        Arm("non-overlapping-2x2-s2", network: base.replacingLayers { $0.layer is MaxPool ? MaxPool(kernelSize: 2, stride: 2) : $0.layer })])
         case "dropout":
-            return Experiment(
+            var experiment = Experiment(
                 name: name, title: "Dropout",
                 claim: "Without dropout the network overfits substantially; dropout roughly doubles the iterations needed to converge.",
                 measure: .generalizationGap,
                 arms: [Arm("dropout-0.5", network: base), Arm("no-dropout", network: base.removingLayers { $0.layer is Dropout })])
+            experiment.epochs = 5  // overfitting needs time to show
+            return experiment
         case "towers":
             return Experiment(
                 name: name, title: "Two towers against one with half the kernels",
@@ -99,7 +107,7 @@ extension Experiment {
             // the softmax over the four corners, the centre and their mirrors.
             var tenCrop = Arm("ten-crop", network: base)
             tenCrop.tenCropOf = "centre-crop"
-            return Experiment(
+            var experiment = Experiment(
                 name: name, title: "Ten-crop testing",
                 claim: "At test time the paper averages the softmax of ten 224x224 patches (four corners, the centre and their mirrors) "
                     + "instead of one centre crop; it gives no number for the gain, only that its results are made this way.",
@@ -111,15 +119,19 @@ extension Experiment {
                            c.preprocessing.flip = true
                        },
                        tenCrop])
+            experiment.epochs = 5  // one training per seed: the ten-crop arm only evaluates
+            return experiment
         case "depth":
             let convolutions = base.layers.filter { $0.layer is Convolution }.map(\.name)
-            return Experiment(
+            var experiment = Experiment(
                 name: name, title: "Depth",
                 claim: "Removing any middle convolutional layer loses about 2% top-1.",
                 measure: .testError,
                 arms: [Arm("all", network: base)] + convolutions.dropFirst().map { conv in
                     Arm("without-\(conv)", network: base.removingConvolution(conv))
                 })
+            experiment.epochs = 2  // five arms
+            return experiment
         case "pca-lighting":
             return Experiment(
                 name: name, title: "PCA lighting",
