@@ -165,8 +165,7 @@ public final class Classifier: Sendable {
 
     private func plan(batchSize: Int, in plans: inout [Int: PlanBox]) throws -> any Plan {
         if let box = plans[batchSize] { return box.plan }
-        let plan = try backend.makePlan(for: network, batchSize: batchSize, mode: .inference, seed: 0)
-        try model.load(into: plan)
+        let plan = try model.makePlan(on: backend, batchSize: batchSize)
         plans[batchSize] = PlanBox(plan: plan)
         return plan
     }

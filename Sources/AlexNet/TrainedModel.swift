@@ -21,6 +21,8 @@ public struct TrainedModel: @unchecked Sendable {
     public var data: String?
     /// The file it was read from.
     public var source: String
+    /// The calibration of a quantized weights file (`alexnet quantize`): its plans are int8.
+    public var quantization: QuantizedModel.Calibration?
     private let tensors: SafeTensors
 
     /// Metadata keys of our weights files (`alexnet export`), so that they load back alone.
@@ -89,11 +91,35 @@ public struct TrainedModel: @unchecked Sendable {
         } else {
             preprocessing = Preprocessing(channels: network.inputShape.image?.channels == 3 ? 3 : 1)
         }
+        if let json = file.metadata[QuantizedModel.metadataKey] {
+            do {
+                quantization = try JSONDecoder().decode(QuantizedModel.Calibration.self, from: Data(json.utf8))
+            } catch {
+                throw FileError(path, "has unreadable quantization metadata: \(error)")
+            }
+        }
         self.network = network
         self.classNames = classNames
-        data = nil
+        data = quantization?.data
         source = path
         tensors = file
+    }
+
+    /// An inference plan holding this model's tensors: an `Int8Plan` for a quantized file (on
+    /// the CPU backend only), otherwise `backend`'s.
+    public func makePlan(on backend: any Backend, batchSize: Int) throws -> any Plan {
+        let resolved = try network.resolved()
+        let plan: any Plan
+        if let quantization {
+            guard let cpu = backend as? CPUBackend else {
+                throw FileError(source, "holds int8 weights (alexnet quantize), which run on the cpu backend only, not \(backend.name)")
+            }
+            plan = try Int8Plan(network: resolved, batchSize: batchSize, ranges: quantization.ranges, threads: cpu.threads)
+        } else {
+            plan = try backend.makePlan(for: resolved, batchSize: batchSize, mode: .inference, seed: 0)
+        }
+        try load(into: plan)
+        return plan
     }
 
     /// Copies the tensors into `plan` (made for `network`). Every missing, unexpected or

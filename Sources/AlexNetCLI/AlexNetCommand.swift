@@ -17,7 +17,7 @@ struct AlexNetCommand: ParsableCommand {
             paper --config` prints one as a network file to start from.
             """,
         version: "0.1.0",
-        subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, ServeCommand.self, FiltersCommand.self, FeaturesCommand.self, NeighborsCommand.self, ExplainCommand.self, DataCommand.self, ExportCommand.self, WeightsCommand.self, SummaryCommand.self, ModelsCommand.self, BenchCommand.self, ExperimentCommand.self]
+        subcommands: [TrainCommand.self, EvaluateCommand.self, PredictCommand.self, ServeCommand.self, FiltersCommand.self, FeaturesCommand.self, NeighborsCommand.self, ExplainCommand.self, DataCommand.self, ExportCommand.self, QuantizeCommand.self, WeightsCommand.self, SummaryCommand.self, ModelsCommand.self, BenchCommand.self, ExperimentCommand.self]
     )
 
     /// Runs the command line, first catching a mistyped subcommand with a suggestion.

@@ -63,8 +63,7 @@ struct EvaluateCommand: ParsableCommand {
         }
         let network = try loaded.network.resolved()
         let preprocessing = loaded.preprocessing.fitted(to: network.inputShape)
-        let plan = try compute.make().makePlan(for: network, batchSize: tenCrop ? 10 : batch, mode: .inference, seed: 0)
-        try loaded.load(into: plan)
+        let plan = try loaded.makePlan(on: try compute.make(), batchSize: tenCrop ? 10 : batch)
         let metrics: Metrics
         var skipped: [String] = []
         if tenCrop {

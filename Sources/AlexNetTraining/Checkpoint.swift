@@ -192,7 +192,10 @@ public enum Checkpoint {
                 problems.append("tensor '\(name)' has shape \(entry.shape), the network needs \(slot.spec.shape)")
             }
         }
-        let wanted = Set(expected.map(\.file))
+        // A weight stored as s8 with per-output-channel scales (`alexnet quantize`) brings
+        // `<name>_scale`; it loads as q * scale.
+        let quantized = Set(expected.map(\.file).filter { file[$0]?.dtype == .i8 && file[$0 + "_scale"] != nil })
+        let wanted = Set(expected.map(\.file) + quantized.map { $0 + "_scale" })
         let optimizerPrefix = optimizer == nil ? "optimizer." : "\u{0}"
         for entry in file.entries where !wanted.contains(entry.name) && !entry.name.hasPrefix(optimizerPrefix) {
             problems.append("unexpected tensor '\(entry.name)' \(entry.shape)")
@@ -201,7 +204,17 @@ public enum Checkpoint {
             throw CheckpointError(file.source, "does not fit network '\(plan.network.network.name)':\n  " + problems.joined(separator: "\n  "))
         }
         for (name, slot, buffer) in expected {
-            let values = try file.floats(name)
+            var values: [Float]
+            if quantized.contains(name) {
+                let q = try file.integers(name), scales = try file.floats(name + "_scale")
+                guard !scales.isEmpty, q.count % scales.count == 0 else {
+                    throw CheckpointError(file.source, "tensor '\(name)_scale' has \(scales.count) scales for \(q.count) weights")
+                }
+                let perOutput = q.count / scales.count
+                values = q.indices.map { Float(q[$0]) * scales[$0 / perOutput] }
+            } else {
+                values = try file.floats(name)
+            }
             _ = buffer.view(offset: slot.offset, count: slot.count).update(fromContentsOf: values)
         }
         plan.copyFromHost()

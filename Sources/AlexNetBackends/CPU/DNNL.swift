@@ -60,13 +60,16 @@ struct MemoryDescriptor: Equatable {
 
     init(raw: dnnl_memory_desc_t) { self.raw = raw }
 
-    /// float32 with a named layout (`dnnl_nchw`, `dnnl_nc`, `dnnl_any`, ...).
-    init(_ shape: [Int], _ tag: dnnl_format_tag_t) throws {
+    /// float32 (or `type`) with a named layout (`dnnl_nchw`, `dnnl_nc`, `dnnl_any`, ...).
+    init(_ shape: [Int], _ tag: dnnl_format_tag_t, type: dnnl_data_type_t = dnnl_f32) throws {
         var md = dnnl_memory_desc_t()
-        try check(dnnl_memory_desc_init_by_tag(&md, Int32(shape.count), dims(shape), dnnl_f32, tag),
+        try check(dnnl_memory_desc_init_by_tag(&md, Int32(shape.count), dims(shape), type, tag),
                   "dnnl_memory_desc_init_by_tag(\(shape))")
         raw = md
     }
+
+    /// The scalar type.
+    var type: dnnl_data_type_t { raw.data_type }
 
     /// The plain row-major layout for a shape of rank 1 to 5.
     static func plain(_ shape: [Int]) throws -> MemoryDescriptor {
@@ -112,10 +115,11 @@ final class PrimitiveDescriptor {
         raw = pd!
     }
 
-    /// A reorder between two layouts.
-    init(reorderFrom source: MemoryDescriptor, to destination: MemoryDescriptor, engine: DNNLEngine) throws {
+    /// A reorder between two layouts (and data types: `attributes` may scale the values).
+    init(reorderFrom source: MemoryDescriptor, to destination: MemoryDescriptor, attributes: Attributes? = nil,
+         engine: DNNLEngine) throws {
         var pd: dnnl_primitive_desc_t?
-        let attr = try Attributes()
+        let attr = try attributes ?? Attributes()
         var s = source.raw, d = destination.raw
         try withExtendedLifetime(attr) {
             try check(dnnl_reorder_primitive_desc_create(&pd, &s, engine.engine, &d, engine.engine, attr.raw),
@@ -146,15 +150,21 @@ final class PrimitiveDescriptor {
     }
 }
 
-/// Primitive attributes: user-managed scratchpad (so no step allocates) and optional post-ops.
+/// Primitive attributes: user-managed scratchpad (so no step allocates), optional post-ops and
+/// output scales (int8: oneDNN 2.x multiplies the int32 accumulator plus bias by them, one per
+/// tensor, or one per output channel with `scaleMask` 1 << 1).
 final class Attributes {
     let raw: dnnl_primitive_attr_t
 
-    init(fusedReLU: Bool = false) throws {
+    init(fusedReLU: Bool = false, outputScales: [Float]? = nil, scaleMask: Int32 = 0) throws {
         var attr: dnnl_primitive_attr_t?
         try check(dnnl_primitive_attr_create(&attr), "dnnl_primitive_attr_create")
         raw = attr!
         try check(dnnl_primitive_attr_set_scratchpad_mode(raw, dnnl_scratchpad_mode_user), "setting the scratchpad mode")
+        if let outputScales {
+            try check(dnnl_primitive_attr_set_output_scales(raw, dnnl_dim_t(outputScales.count), scaleMask, outputScales),
+                      "setting \(outputScales.count) output scales")
+        }
         if fusedReLU {
             var ops: dnnl_post_ops_t?
             try check(dnnl_post_ops_create(&ops), "dnnl_post_ops_create")

@@ -1,0 +1,149 @@
+import AlexNetBackends
+import AlexNetCore
+import AlexNetData
+import AlexNetInterop
+import AlexNetNetwork
+import FoundationEssentials
+
+/// Post-training static quantization of a trained model (`alexnet quantize`): batch norm folded
+/// into the convolutions before it, activation ranges calibrated on training images, and a
+/// weights file whose convolution and linear weights are s8, symmetric per output channel
+/// (`<layer>.weight` I8 beside `<layer>.weight_scale` F32, w = q * scale), with the ranges in
+/// its metadata. `TrainedModel(weights:)` reads it back; `makePlan` then gives an `Int8Plan`.
+public enum QuantizedModel {
+    /// The metadata key of the calibration (`Calibration` JSON).
+    public static let metadataKey = "quantization"
+
+    /// What the quantized file says about its calibration.
+    public struct Calibration: Codable, Sendable, Equatable {
+        public var ranges: ActivationRanges
+        /// Training images the ranges were measured on, and where they came from.
+        public var images: Int
+        public var data: String
+        public var weights = "s8 symmetric per output channel"
+
+        public init(ranges: ActivationRanges, images: Int, data: String) {
+            self.ranges = ranges
+            self.images = images
+            self.data = data
+        }
+    }
+
+    /// The network with every batch norm that directly follows a convolution folded into that
+    /// convolution (which gains a bias if it had none), and a host plan holding the folded
+    /// tensors (from `source`'s): w * gamma / sqrt(var + eps), (b - mean) * gamma / sqrt(var + eps) + beta.
+    public static func foldingBatchNorm(_ resolved: ResolvedNetwork, tensors source: any Plan) throws -> (network: ResolvedNetwork, plan: any Plan) {
+        source.copyToHost()
+        var network = resolved.network
+        var layers: [NamedLayer] = []
+        var foldedInto: [String: ResolvedLayer] = [:]  // convolution name -> its batch norm
+        for (index, named) in network.layers.enumerated() {
+            if named.layer is BatchNorm, index > 0, var conv = layers.last?.layer as? Convolution,
+               layers.last?.name == network.layers[index - 1].name {
+                conv.hasBias = true
+                layers[layers.count - 1] = NamedLayer(layers[layers.count - 1].name, conv)
+                foldedInto[layers[layers.count - 1].name] = resolved.layers[index]
+                continue
+            }
+            layers.append(named)
+        }
+        network.layers = layers
+        let folded = try network.resolved()
+        let plan = try ReferenceBackend().makePlan(for: folded, batchSize: 1, mode: .inference, seed: 0)
+        let from = resolved.layout
+        func values(_ name: String) -> [Float] {
+            let slot = from.slot(named: name)!
+            let buffer = slot.isTrainable ? source.parameters : source.state
+            return Array(UnsafeBufferPointer(start: buffer.baseAddress + slot.offset, count: slot.count))
+        }
+        for layer in folded.layers {
+            for slot in layer.slots {
+                var result: [Float]
+                if let norm = foldedInto[layer.name], let bn = norm.layer as? BatchNorm {
+                    let gamma = values("\(norm.name).weight"), beta = values("\(norm.name).bias")
+                    let mean = values("\(norm.name).running_mean"), variance = values("\(norm.name).running_var")
+                    let factor = (0..<gamma.count).map { gamma[$0] / (variance[$0] + bn.epsilon).squareRoot() }
+                    if slot.spec.role == .weight {
+                        result = values(slot.name)
+                        let perOutput = result.count / factor.count
+                        for k in result.indices { result[k] *= factor[k / perOutput] }
+                    } else {
+                        let bias = from.slot(named: slot.name) != nil ? values(slot.name) : [Float](repeating: 0, count: factor.count)
+                        result = (0..<factor.count).map { (bias[$0] - mean[$0]) * factor[$0] + beta[$0] }
+                    }
+                } else {
+                    result = values(slot.name)
+                }
+                let buffer = slot.isTrainable ? plan.parameters : plan.state
+                _ = buffer.view(offset: slot.offset, count: slot.count).update(fromContentsOf: result)
+            }
+        }
+        plan.copyFromHost()
+        return (folded, plan)
+    }
+
+    /// Writes the quantized weights file of `network` (folded) with tensors from `plan`.
+    public static func write(_ network: ResolvedNetwork, tensors plan: any Plan, model: TrainedModel,
+                             calibration: Calibration, to path: String) throws {
+        plan.copyToHost()
+        // Every tensor's little-endian bytes in one array, then outputs viewing it.
+        var storage: [UInt8] = []
+        var entries: [(name: String, shape: [Int], dtype: SafeTensors.DType, range: Range<Int>)] = []
+        func append<T>(_ name: String, _ shape: [Int], _ dtype: SafeTensors.DType, _ values: [T]) {
+            let start = storage.count
+            values.withUnsafeBytes { storage.append(contentsOf: $0) }
+            entries.append((name, shape, dtype, start..<storage.count))
+        }
+        for slot in network.layout.slots {
+            let buffer = slot.isTrainable ? plan.parameters : plan.state
+            let values = Array(UnsafeBufferPointer(start: buffer.baseAddress + slot.offset, count: slot.count))
+            let layer = network.layers[slot.layerIndex].layer
+            if slot.spec.role == .weight, layer is Convolution || layer is Linear {
+                let (q, scales) = Int8Plan.quantizePerOutputChannel(values, outputs: slot.spec.shape[0])
+                append(slot.name, slot.spec.shape, .i8, q)
+                append(slot.name + "_scale", [scales.count], .f32, scales)
+            } else {
+                append(slot.name, slot.spec.shape, .f32, values)
+            }
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let metadata = [
+            TrainedModel.MetadataKey.network: NetworkFile.format(network.network),
+            TrainedModel.MetadataKey.classNames: model.classNames.joined(separator: "\n"),
+            TrainedModel.MetadataKey.preprocessing: String(decoding: try encoder.encode(model.preprocessing), as: UTF8.self),
+            metadataKey: String(decoding: try encoder.encode(calibration), as: UTF8.self),
+        ]
+        try storage.withUnsafeBytes { raw in
+            let outputs = entries.map {
+                SafeTensors.Output(name: $0.name, shape: $0.shape, dtype: $0.dtype, bytes: UnsafeRawBufferPointer(rebasing: raw[$0.range]))
+            }
+            try SafeTensors.write(outputs, metadata: metadata, to: path)
+        }
+    }
+
+    /// `count` images of `source` spread evenly over it (so every class of a sorted folder is
+    /// seen), prepared as for evaluation, in batches of `batchSize` (the last one filled up
+    /// with images from the start).
+    public static func calibrationBatches(_ source: any ImageSource, count: Int, batchSize: Int, preprocessing: Preprocessing,
+                                          shape: Shape, progress: ((Int, Int) -> Void)? = nil) throws -> [Tensor] {
+        let count = min(count, source.count)
+        guard count > 0 else { throw CalibrationError.noImages }
+        let size = shape.elementCount
+        let batches = (count + batchSize - 1) / batchSize
+        var result: [Tensor] = []
+        for b in 0..<batches {
+            var scalars = [Float](repeating: 0, count: batchSize * size)
+            for row in 0..<batchSize {
+                let k = (b * batchSize + row) % count
+                let index = k * source.count / count
+                let image = try source.image(at: index)
+                let prepared = try preprocessing.evaluationInput(for: image, as: shape, source: "\(source.name) image \(index)")
+                scalars.replaceSubrange((row * size)..<((row + 1) * size), with: prepared)
+            }
+            result.append(Tensor(shape: [batchSize] + shape.dimensions, scalars: scalars))
+            progress?(min((b + 1) * batchSize, count), count)
+        }
+        return result
+    }
+}

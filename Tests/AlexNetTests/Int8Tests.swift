@@ -1,0 +1,189 @@
+@testable import AlexNet
+import AlexNetBackends
+import AlexNetCore
+import AlexNetNetwork
+import Foundation
+import Testing
+
+/// The int8 plan against the float plan of the same weights, and calibration.
+@Suite struct Int8Tests {
+    /// Every kind of stage: a stem on signed input, a fused ReLU, LRN in f32 between the
+    /// integers, int8 pooling, a grouped convolution with batch norm folded in, linear layers on
+    /// the 4-D tensor and on a vector, dropout, f32 logits.
+    static let networkText = """
+        name: tiny-int8
+        input: 3x20x20
+
+        conv1    conv       out=8 kernel=3 pad=1
+        relu1    relu
+        norm1    lrn        size=5 alpha=0.0001 beta=0.75 k=2
+        pool1    maxpool    kernel=3 stride=2
+        conv2    conv       out=12 kernel=3 pad=1 groups=2
+        bn2      batchnorm
+        relu2    relu
+        pool2    maxpool    kernel=2 stride=2
+        flatten  flatten
+        fc1      linear     out=24
+        relu3    relu
+        drop     dropout    p=0.5
+        fc2      linear     out=3
+        """
+
+    /// A float inference plan with seeded weights, non-zero biases and batch norm statistics.
+    static func floatPlan(batch: Int) throws -> any Plan {
+        let network = try NetworkFile.parse(networkText).resolved()
+        let plan = try CPUBackend().makePlan(for: network, batchSize: batch, mode: .inference, seed: 3)
+        let random = Philox(seed: 5)
+        for slot in network.layout.slots {
+            let buffer = slot.isTrainable ? plan.parameters : plan.state
+            for k in 0..<slot.count {
+                let u = random.uniform(at: UInt64(slot.offset * 7 + k + (slot.isTrainable ? 0 : 1 << 20)))
+                let value: Float
+                switch slot.spec.name {
+                case "bias": value = 0.4 * (u - 0.5)
+                case "running_mean": value = 0.2 * (u - 0.5)
+                case "running_var": value = 0.5 + u
+                case "weight" where slot.spec.shape.count == 1: value = 0.8 + 0.4 * u  // batch norm's gamma
+                default: continue
+                }
+                buffer.baseAddress[slot.offset + k] = value
+            }
+        }
+        plan.copyFromHost()
+        return plan
+    }
+
+    static func batches(_ count: Int, batch: Int, seed: UInt64) -> [Tensor] {
+        let random = Philox(seed: seed)
+        let size = 3 * 20 * 20
+        return (0..<count).map { b in
+            Tensor(shape: [batch, 3, 20, 20], scalars: (0..<(batch * size)).map { random.normal(at: UInt64(b * batch * size + $0)) })
+        }
+    }
+
+    /// The float plan with its batch norm folded into conv2, on the host.
+    static func folded(_ plan: any Plan) throws -> any Plan { try QuantizedModel.foldingBatchNorm(plan.network, tensors: plan).plan }
+
+    static func int8Plan(from plan: any Plan, ranges: ActivationRanges, batch: Int) throws -> Int8Plan {
+        let int8 = try Int8Plan(network: plan.network, batchSize: batch, ranges: ranges, threads: 2)
+        int8.parameters.pointer.update(fromContentsOf: plan.parameters.pointer)
+        int8.state.pointer.update(fromContentsOf: plan.state.pointer)
+        int8.copyFromHost()
+        return int8
+    }
+
+    @Test func int8LogitsFollowTheFloatPlan() throws {
+        let plan = try Self.floatPlan(batch: 16)
+        let host = try Self.folded(plan)
+        #expect(host.network.layers.map(\.name) == plan.network.layers.map(\.name).filter { $0 != "bn2" })
+        #expect(throws: Int8PlanError.batchNormNotFolded(layer: "bn2")) { try Int8Plan.quantizedTensors(of: plan.network) }
+        let tensors = try Int8Plan.quantizedTensors(of: host.network)
+        #expect(tensors.map(\.name) == ["input", "relu1", "norm1", "relu2", "relu3"])
+        #expect(tensors.map(\.isUnsigned) == [false, true, true, true, true])
+        let calibration = Self.batches(4, batch: 16, seed: 1)
+        for method in CalibrationMethod.allCases {
+            let ranges = try Calibration.ranges(of: host, batches: calibration, method: method)
+            let int8 = try Self.int8Plan(from: host, ranges: ranges, batch: 16)
+            var worst: Float = 0, largest: Float = 0
+            var rows: [(expected: ArraySlice<Float>, actual: ArraySlice<Float>)] = []
+            for input in Self.batches(4, batch: 16, seed: 2) {
+                let expected = try plan.infer(input), actual = try int8.infer(input)
+                for (a, e) in zip(actual.scalars, expected.scalars) {
+                    worst = max(worst, abs(a - e))
+                    largest = max(largest, abs(e))
+                }
+                rows += (0..<16).map { (expected.scalars[($0 * 3)..<($0 * 3 + 3)], actual.scalars[($0 * 3)..<($0 * 3 + 3)]) }
+            }
+            // Five tensors quantized to 8 bits in a random network whose logits are small
+            // (about 0.3): within 8% of their range (measured: 4.8% minmax, 7.1% percentile,
+            // 6.4% entropy), and the same class wherever the float winner leads by more than
+            // twice the largest error (random inputs make many close calls: 14-30 of 64 are clear).
+            #expect(worst <= 0.08 * largest, "\(method): largest logit difference \(worst) of \(largest)")
+            let clear = rows.filter { row in
+                let sorted = row.expected.sorted(by: >)
+                return sorted[0] - sorted[1] > 2 * worst
+            }
+            let agree = clear.filter { $0.expected.firstIndex(of: $0.expected.max()!) == $0.actual.firstIndex(of: $0.actual.max()!) }
+            #expect(clear.count >= 10 && agree.count == clear.count,
+                    "\(method): \(agree.count) of \(clear.count) clear calls (of \(rows.count)) agree")
+        }
+    }
+
+    @Test func calibrationMethodsClipInOrder() throws {
+        let plan = try Self.folded(try Self.floatPlan(batch: 8))
+        let batches = Self.batches(2, batch: 8, seed: 4)
+        let minmax = try Calibration.ranges(of: plan, batches: batches, method: .minmax)
+        let percentile = try Calibration.ranges(of: plan, batches: batches, method: .percentile)
+        let entropy = try Calibration.ranges(of: plan, batches: batches, method: .entropy)
+        let largestInput = batches.flatMap(\.scalars).map(abs).max()!
+        #expect(minmax.thresholds["input"] == largestInput)
+        for (name, t) in minmax.thresholds {
+            #expect(t > 0 && percentile.thresholds[name]! <= t * 1.0001 && entropy.thresholds[name]! <= t * 1.0001, "\(name)")
+        }
+        #expect(entropy.method == "entropy" && percentile.method == "percentile")
+        // The input is never clipped: its range is the preprocessing's.
+        #expect(percentile.thresholds["input"] == largestInput && entropy.thresholds["input"] == largestInput)
+        // The percentile of a known histogram, and entropy keeps a distribution with no tail whole.
+        #expect(Calibration.percentileBins([10, 0, 0, 0, 0, 0, 0, 0, 0, 1], percentile: 90) == 1)
+        #expect(Calibration.percentileBins([10, 0, 0, 0, 0, 0, 0, 0, 0, 1], percentile: 99.99) == 10)
+        let flat = [Double](repeating: 5, count: 2048)
+        #expect(Calibration.entropyBins(flat, levels: 127) == 2048)
+    }
+
+    @Test func int8RefusesWhatItCannotRun() throws {
+        let plan = try Self.folded(try Self.floatPlan(batch: 2))
+        var ranges = try Calibration.ranges(of: plan, batches: Self.batches(1, batch: 2, seed: 3), method: .minmax)
+        ranges.thresholds["norm1"] = nil
+        #expect(throws: Int8PlanError.missingRange("norm1")) { try Int8Plan(network: plan.network, batchSize: 2, ranges: ranges) }
+        ranges.thresholds["norm1"] = -1
+        #expect(throws: Int8PlanError.badRange("norm1", -1)) { try Int8Plan(network: plan.network, batchSize: 2, ranges: ranges) }
+        ranges.thresholds["norm1"] = 1
+        let tanh = try NetworkFile.parse(Self.networkText.replacingOccurrences(of: "relu1    relu", with: "relu1    tanh")).resolved()
+        #expect(throws: Int8PlanError.unsupported(layer: "relu1", kind: "tanh")) {
+            try Int8Plan(network: tanh, batchSize: 2, ranges: ranges)
+        }
+        let fours = ActivationRanges(method: "minmax", thresholds: Dictionary(
+            uniqueKeysWithValues: try Int8Plan.quantizedTensors(of: plan.network).map { ($0.name, Float(4)) }))
+        let int8 = try Self.int8Plan(from: plan, ranges: fours, batch: 2)
+        #expect(throws: PlanError.wrongMode("compute gradients", .inference)) {
+            try int8.computeGradients(input: Self.batches(1, batch: 2, seed: 0)[0], labels: [0, 1], step: 0)
+        }
+    }
+
+    /// `alexnet quantize`'s file: s8 weights with their scales and the ranges in the metadata
+    /// read back into the same int8 plan; a float plan reads the dequantized weights.
+    @Test func quantizedFileRoundTrips() throws {
+        let (path, _) = try ClassifierFixture.checkpoint(Self.networkText, seed: 9)
+        let model = try TrainedModel(checkpoint: path)
+        let (resolved, host) = try model.onHost()
+        let (folded, tensors) = try QuantizedModel.foldingBatchNorm(resolved, tensors: host)
+        let batches = Self.batches(2, batch: 4, seed: 6)
+        let ranges = try Calibration.ranges(of: tensors, batches: batches, method: .percentile)
+        let out = path + ".int8.safetensors"
+        try QuantizedModel.write(folded, tensors: tensors, model: model,
+                                 calibration: .init(ranges: ranges, images: 8, data: "stripes"), to: out)
+        let file = try SafeTensors(path: out)
+        #expect(file["conv2.weight"]?.dtype == .i8 && file["conv2.weight_scale"]?.shape == [12] && file["conv2.bias"]?.dtype == .f32)
+        #expect(file["bn2.weight"] == nil && file["fc1.weight"]?.dtype == .i8)
+        let loaded = try TrainedModel(weights: out)
+        #expect(loaded.quantization?.ranges == ranges && loaded.quantization?.images == 8 && loaded.data == "stripes")
+        #expect(loaded.classNames == model.classNames && loaded.preprocessing == model.preprocessing)
+        let fromFile = try loaded.makePlan(on: CPUBackend(threads: 2), batchSize: 4)
+        #expect(fromFile is Int8Plan)
+        let direct = try Self.int8Plan(from: tensors, ranges: ranges, batch: 4)
+        for input in batches {
+            #expect(try fromFile.infer(input).scalars == direct.infer(input).scalars, "the s8 weights and scales are exact")
+        }
+        // A float plan of the same file holds q * scale: within half a step of the folded weights.
+        let dequantized = try ReferenceBackend().makePlan(for: folded, batchSize: 1, mode: .inference, seed: 0)
+        try loaded.load(into: dequantized)
+        let slot = try #require(folded.layout.slot(named: "fc1.weight"))
+        let scales = try file.floats("fc1.weight_scale")
+        let perOutput = slot.count / scales.count
+        for k in stride(from: 0, to: slot.count, by: 97) {
+            let original = tensors.parameters.baseAddress[slot.offset + k], stored = dequantized.parameters.baseAddress[slot.offset + k]
+            #expect(abs(original - stored) <= scales[k / perOutput] * 0.5001)
+        }
+        #expect(throws: FileError.self) { try loaded.makePlan(on: ReferenceBackend(), batchSize: 4) }
+    }
+}
