@@ -146,4 +146,15 @@ public enum QuantizedModel {
         }
         return result
     }
+
+    /// An int8 plan of `plan`'s network and tensors, batch norm folded, calibrated on `batches`
+    /// with `method` (what `alexnet bench --precision int8` times).
+    public static func int8Plan(from plan: any Plan, calibration batches: [Tensor], method: CalibrationMethod = .minmax,
+                                batchSize: Int, threads: Int? = nil) throws -> Int8Plan {
+        let (folded, tensors) = try foldingBatchNorm(plan.network, tensors: plan)
+        let ranges = try AlexNet.Calibration.ranges(of: tensors, batches: batches, method: method, backend: CPUBackend(threads: threads))
+        let int8 = try Int8Plan(network: folded, batchSize: batchSize, ranges: ranges, threads: threads)
+        FeatureExtractor.copyTensors(from: tensors, into: int8)
+        return int8
+    }
 }

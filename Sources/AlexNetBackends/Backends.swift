@@ -2,6 +2,10 @@
 public enum Precision: String, Codable, Sendable, CaseIterable {
     /// IEEE single precision everywhere (the default, and what every check is made against).
     case float32
+    /// Inference in 8-bit integers (`Int8Plan`, on the CPU), with ranges calibrated
+    /// beforehand: a quantized file from `alexnet quantize`, or calibration on the fly
+    /// (`alexnet bench`). No backend computes plain plans in it, so asking one to fails.
+    case int8
 }
 
 /// What every backend can be asked for, whatever it is.

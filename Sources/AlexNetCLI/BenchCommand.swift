@@ -19,6 +19,7 @@ struct BenchCommand: ParsableCommand {
               alexnet bench --model paper-1gpu --batch 128 --mode train
               alexnet bench --model torchvision --mode latency
               alexnet bench --model d2l-fashion --batch 128 --per-layer --json
+              alexnet bench --model paper-1gpu --mode infer --precision int8
 
             Under mpirun (--mode train), --batch is the global batch shared among the \
             processes and images/s counts all of them; the report adds the all-reduce time per \
@@ -64,6 +65,8 @@ struct BenchCommand: ParsableCommand {
         if steps <= 0 || warmup < 0 { throw ValidationError("--steps must be positive and --warmup not negative") }
         if !freeze.isEmpty && mode != .train { throw ValidationError("--freeze times training: use --mode train") }
         if perLayer && compute.backend == "reference" { throw ValidationError("--per-layer needs the cpu backend") }
+        if compute.isInt8 && mode == .train { throw ValidationError("--precision int8 runs inference: use --mode infer or latency") }
+        if compute.isInt8 && perLayer { throw ValidationError("--per-layer times the float plans only") }
     }
 
     func run() throws {
@@ -95,9 +98,13 @@ struct BenchCommand: ParsableCommand {
         let peak = MachineProbe.sgemmPeak(threads: threadCount) * Double(processes)
         let classes = network.outputShape.elementCount
         let labels = (0..<localBatch).map { $0 % classes }
-        let backend = try compute.make(winograd: !noWinograd)
-        let plan = try backend.makePlan(for: network, batchSize: localBatch, mode: mode == .train ? .training : .inference, seed: 1)
+        let backend = try compute.make(winograd: !noWinograd, allowInt8: true)
+        var plan = try backend.makePlan(for: network, batchSize: localBatch, mode: mode == .train ? .training : .inference, seed: 1)
         let input = Tensor(randomUniform: [localBatch] + network.inputShape.dimensions, low: 0, high: 1, seed: UInt64(1 + reducer.rank))
+        if compute.isInt8 {
+            // The random weights quantized, ranges from the synthetic batch itself.
+            plan = try QuantizedModel.int8Plan(from: plan, calibration: [input], batchSize: localBatch, threads: threadCount)
+        }
         // A training step as the trainer takes it: backward hands finished gradients to the
         // reducer (all-reduced on its thread meanwhile under MPI), then the update.
         let step: (Int) throws -> Void = mode == .train
@@ -140,7 +147,7 @@ struct BenchCommand: ParsableCommand {
         }
         let result = BenchResult(
             framework: "alexnet-swift", model: network.network.name, mode: mode.rawValue, batch: batchSize,
-            backend: backend.name, threads: threadCount, steps: steps,
+            backend: backend.name, precision: compute.precision, threads: threadCount, steps: steps,
             imagesPerSecond: Double(batchSize) / median, millisecondsMedian: 1000 * median,
             millisecondsMin: 1000 * seconds.first!, millisecondsMax: 1000 * seconds.last!, gflops: gflops,
             sgemmPeakGflops: peak, peakFraction: gflops / peak,
@@ -179,6 +186,7 @@ struct BenchResult: Codable {
     var mode: String
     var batch: Int
     var backend: String
+    var precision: String
     var threads: Int
     var steps: Int
     var imagesPerSecond: Double
@@ -207,7 +215,7 @@ struct BenchResult: Codable {
 
     var text: String {
         var lines = [
-            "\(model), \(mode), batch \(batch), \(backend) backend, \(threads) thread\(threads == 1 ? "" : "s"), \(steps) timed steps",
+            "\(model), \(mode), batch \(batch), \(backend) backend\(precision == "float32" ? "" : " in \(precision)"), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) timed steps",
             "images/s      \(fixed(imagesPerSecond, 1))",
             "ms per step   \(fixed(millisecondsMedian, 1)) median (min \(fixed(millisecondsMin, 1)), max \(fixed(millisecondsMax, 1)))",
             "GFLOP/s       \(fixed(gflops, 1)) (\(fixed(100 * peakFraction, 0))% of the sgemm peak measured now: \(fixed(sgemmPeakGflops, 1)))",

@@ -57,7 +57,20 @@ struct ComputeOptions: ParsableArguments {
         BackendOptions(threads: threadsPerProcess, precision: Precision(rawValue: precision) ?? .float32, winograd: winograd)
     }
 
-    func make(winograd: Bool = true) throws -> any Backend { try Backends.make(backend, options: options(winograd: winograd)) }
+    /// Whether --precision int8 was asked for.
+    var isInt8: Bool { precision == Precision.int8.rawValue }
+
+    /// The backend. int8 needs calibrated ranges, so only the commands that bring them accept
+    /// it (`allowInt8`); the others say where it goes.
+    func make(winograd: Bool = true, allowInt8: Bool = false) throws -> any Backend {
+        if isInt8 && !allowInt8 {
+            throw CLIError("--precision int8 is for inference: `alexnet bench --mode infer|latency --precision int8`, or "
+                + "`alexnet quantize` a checkpoint and give the quantized file to evaluate, predict or serve")
+        }
+        var options = options(winograd: winograd)
+        if isInt8 { options.precision = .float32 }  // the float backend the int8 plan is calibrated on
+        return try Backends.make(backend, options: options)
+    }
 }
 
 /// An error message for the user; ArgumentParser prints it after "Error: " and exits with 1.

@@ -123,6 +123,26 @@ import Testing
         #expect(back.status == 0 && back.output == direct.output, "\(back.error)")
         #expect(back.output.contains("\(photos)/a.jpg"), "JSON keeps slashes as they are")
 
+        // int8 (issue 15): quantize on 64 training images; the s8 file evaluates and predicts
+        // like the float checkpoint, is not quantized twice, and int8 is refused for training.
+        let quantized = try alexnet(["quantize", "--checkpoint", checkpoint, "--calibration", "64", "--method", "minmax",
+                                     "--out", "\(out)/q.safetensors"])
+        #expect(quantized.status == 0 && quantized.output.contains("relu1  u8") && quantized.output.contains("wrote"),
+                "\(quantized.output) \(quantized.error)")
+        func top1(_ arguments: [String]) throws -> Double {
+            let result = try alexnet(["evaluate", "--limit", "200", "--json"] + arguments)
+            let object = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
+            return try #require(object?["top1"] as? Double, "\(result.output) \(result.error)")
+        }
+        let floatTop1 = try top1(["--checkpoint", checkpoint]), int8Top1 = try top1(["--weights", "\(out)/q.safetensors"])
+        #expect(abs(floatTop1 - int8Top1) <= 0.02, "float \(floatTop1), int8 \(int8Top1)")
+        let int8Predict = try alexnet(["predict", "--weights", "\(out)/q.safetensors", "\(photos)/b.png"])
+        #expect(int8Predict.status == 0 && int8Predict.output.contains("%"), "\(int8Predict.error)")
+        let twice = try alexnet(["quantize", "--weights", "\(out)/q.safetensors", "--out", "\(out)/qq.safetensors"])
+        #expect(twice.status != 0 && twice.error.contains("already quantized"), "\(twice.error)")
+        let int8Training = try alexnet(Self.shortRun("\(out)/int8-run", ["--model", "\(out)/tiny.net", "--precision", "int8"]))
+        #expect(int8Training.status != 0 && int8Training.error.contains("not int8"), "\(int8Training.error)")
+
         // The first layer's kernels as a picture (issue "Explain", item 1).
         let filters = try alexnet(["filters", "--checkpoint", checkpoint, "--out", "\(out)/filters.png"])
         #expect(filters.status == 0 && filters.output.contains("8 kernels of 1x3x3") && filters.output.contains("gray"), "\(filters.error)")

@@ -104,7 +104,7 @@ import Testing
         let report = ExperimentReport(experiment: experiment, runs: runs, command: "alexnet experiment lrn")
         try report.write(to: directory)
         let markdown = try String(contentsOfFile: "\(directory)/report.md", encoding: .utf8)
-        #expect(markdown.contains("| arm | test top-1 error | per seed | difference from lrn | test error |"), "\(markdown)")
+        #expect(markdown.contains("| arm | test top-1 error | per seed | difference from lrn |\n|---|---|---|---|\n"), "\(markdown)")
         #expect(markdown.contains("| no-lrn | "), "\(markdown)")
         let json = try JSONDecoder().decode(ExperimentReport.self, from: Data(contentsOf: URL(fileURLWithPath: "\(directory)/results.json")))
         #expect(json.runs == runs && json.arms.count == 2)

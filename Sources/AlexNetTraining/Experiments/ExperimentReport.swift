@@ -80,19 +80,22 @@ public struct ExperimentReport: Codable, Sendable {
         }
     }
 
+    /// Whether the table adds the test error beside the measure (when the measure is not it).
+    private var showsTestError: Bool { measure != .testError }
+
     /// `report.md`: the claim, the command, one row per arm.
     public var markdown: String {
         var lines = ["# \(title) (`\(experiment)`)", "", "**\(claimant ?? "The paper"):** \(claim)", "", "**Command:** `\(command)`", "",
                      "Measure: \(measureName), mean ± sample standard deviation over \(Set(runs.map(\.seed)).count) seed\(Set(runs.map(\.seed)).count == 1 ? "" : "s") "
                         + "(the same seeds, data order and recipe for every arm); the difference is paired, seed by seed.", "",
-                     "| arm | \(measureName) | per seed | difference from \(arms.first?.arm ?? "") | test error |",
-                     "|---|---|---|---|---|"]
+                     "| arm | \(measureName) | per seed | difference from \(arms.first?.arm ?? "")" + (showsTestError ? " | test error |" : " |"),
+                     showsTestError ? "|---|---|---|---|---|" : "|---|---|---|---|"]
         for arm in arms {
             let perSeed = runs.filter { $0.arm == arm.arm }.sorted { $0.seed < $1.seed }
                 .map { run in run.divergedAtStep.map { "diverged at step \($0)" } ?? format(run.value(of: measure)) }.joined(separator: ", ")
             let difference = arm.differenceMean.map { format($0, spread: arm.differenceStandardDeviation) } ?? "—"
             let test = String(format: "%.2f%%", 100 * arm.testErrorMean) + (arm.testErrorStandardDeviation.map { String(format: " ± %.2f", 100 * $0) } ?? "")
-            lines.append("| \(arm.arm) | \(format(arm.mean, spread: arm.standardDeviation)) | \(perSeed) | \(difference) | \(test) |")
+            lines.append("| \(arm.arm) | \(format(arm.mean, spread: arm.standardDeviation)) | \(perSeed) | \(difference) |" + (showsTestError ? " \(test) |" : ""))
         }
         if measure == .stepsToTrainingError, let first = arms.first?.mean {
             for arm in arms.dropFirst() {
