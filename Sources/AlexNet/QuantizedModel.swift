@@ -157,4 +157,50 @@ public enum QuantizedModel {
         FeatureExtractor.copyTensors(from: tensors, into: int8)
         return int8
     }
+
+    /// What calibration gives: the folded network, its tensors on the host, and the ranges.
+    public struct Calibrated {
+        public var network: ResolvedNetwork
+        public var tensors: any Plan
+        public var calibration: Calibration
+        /// Batch norm layers folded away.
+        public var foldedLayers: Int
+    }
+
+    /// `model` prepared for int8: batch norm folded, ranges measured with `method` on `count`
+    /// images spread over `source` (training images of `data`) through `backend`'s float plans.
+    /// `progress` hears ("images" or "calibration", done, total).
+    public static func calibrate(_ model: TrainedModel, source: any ImageSource, data: String, count: Int = 512,
+                                 method: CalibrationMethod = .entropy, batchSize: Int = 64, backend: any Backend = CPUBackend(),
+                                 progress: ((String, Int, Int) -> Void)? = nil) throws -> Calibrated {
+        guard model.quantization == nil else { throw FileError(model.source, "is already quantized (int8); give the float checkpoint or weights") }
+        let (resolved, host) = try model.onHost()
+        let (folded, tensors) = try foldingBatchNorm(resolved, tensors: host)
+        let images = min(count, source.count)
+        let batches = try calibrationBatches(source, count: images, batchSize: min(batchSize, images),
+                                             preprocessing: model.preprocessing.fitted(to: folded.inputShape), shape: folded.inputShape) {
+            progress?("images", $0, $1)
+        }
+        let ranges = try AlexNet.Calibration.ranges(of: tensors, batches: batches, method: method, backend: backend) {
+            progress?("calibration", $0, $1)
+        }
+        return Calibrated(network: folded, tensors: tensors, calibration: Calibration(ranges: ranges, images: images, data: data),
+                          foldedLayers: resolved.layers.count - folded.layers.count)
+    }
+}
+
+extension TrainedModel {
+    /// This model in int8, calibrated now (`--precision int8` without `alexnet quantize`): the
+    /// quantized file is written to a temporary file, read back, and removed.
+    public func quantized(source: any ImageSource, data: String, count: Int = 512, method: CalibrationMethod = .entropy,
+                          backend: any Backend = CPUBackend(), progress: ((String, Int, Int) -> Void)? = nil) throws -> TrainedModel {
+        let calibrated = try QuantizedModel.calibrate(self, source: source, data: data, count: count, method: method,
+                                                      backend: backend, progress: progress)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("alexnet-int8-\(UUID().uuidString).safetensors").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try QuantizedModel.write(calibrated.network, tensors: calibrated.tensors, model: self, calibration: calibrated.calibration, to: path)
+        var model = try TrainedModel(weights: path)
+        model.source = self.source  // the file read back is gone; errors name the original
+        return model
+    }
 }

@@ -50,7 +50,7 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try model.load()
+        let loaded = try model.loadForInference(compute, data: data)
         guard let dataName = data ?? loaded.data else { throw CLIError("--weights needs --data (an image folder with val/ or test/)") }
         let splits = try Datasets.open(dataName)
         // A folder without train/val splits (e.g. --data imagenet/val) is evaluated whole.
@@ -63,7 +63,7 @@ struct EvaluateCommand: ParsableCommand {
         }
         let network = try loaded.network.resolved()
         let preprocessing = loaded.preprocessing.fitted(to: network.inputShape)
-        let plan = try loaded.makePlan(on: try compute.make(), batchSize: tenCrop ? 10 : batch)
+        let plan = try loaded.makePlan(on: try compute.make(allowInt8: true), batchSize: tenCrop ? 10 : batch)
         let metrics: Metrics
         var skipped: [String] = []
         if tenCrop {

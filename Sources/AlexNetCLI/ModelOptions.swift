@@ -57,6 +57,14 @@ struct ComputeOptions: ParsableArguments {
         BackendOptions(threads: threadsPerProcess, precision: Precision(rawValue: precision) ?? .float32, winograd: winograd)
     }
 
+    /// The options for inference: int8 plans come from the model (`loadForInference`), on the
+    /// float backend.
+    func inferenceOptions() -> BackendOptions {
+        var result = options()
+        if isInt8 { result.precision = .float32 }
+        return result
+    }
+
     /// Whether --precision int8 was asked for.
     var isInt8: Bool { precision == Precision.int8.rawValue }
 
@@ -64,8 +72,7 @@ struct ComputeOptions: ParsableArguments {
     /// it (`allowInt8`); the others say where it goes.
     func make(winograd: Bool = true, allowInt8: Bool = false) throws -> any Backend {
         if isInt8 && !allowInt8 {
-            throw CLIError("--precision int8 is for inference: `alexnet bench --mode infer|latency --precision int8`, or "
-                + "`alexnet quantize` a checkpoint and give the quantized file to evaluate, predict or serve")
+            throw CLIError("--precision int8 is for inference: evaluate, predict, serve and bench (--mode infer|latency) take it")
         }
         var options = options(winograd: winograd)
         if isInt8 { options.precision = .float32 }  // the float backend the int8 plan is calibrated on

@@ -44,7 +44,7 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
-        let classifier = try Classifier(model: try model.load(), backend: compute.backend, options: compute.options())
+        let classifier = try Classifier(model: try model.loadForInference(compute), backend: compute.backend, options: compute.inferenceOptions())
         var predictions: [Prediction] = []
         var failures: [String] = []
         let (files, emptyFolders) = Self.expand(images)

@@ -20,7 +20,8 @@ struct QuantizeCommand: ParsableCommand {
 
             The output is a safetensors weights file (a quarter of the float size) with the \
             network, preprocessing, class names and ranges in its metadata; evaluate, predict \
-            and serve take it with --weights and run it on the cpu backend's int8 plan.
+            and serve take it with --weights and run it on the cpu backend's int8 plan. They also \
+            take --precision int8 with a float checkpoint, calibrating as here every time.
 
             Examples:
               alexnet quantize --checkpoint runs/quick/best.safetensors --out quick-int8.safetensors
@@ -49,33 +50,31 @@ struct QuantizeCommand: ParsableCommand {
         guard let dataName = data ?? trained.data else { throw CLIError("--weights needs --data (the training images to calibrate on)") }
         let splits = try Datasets.open(dataName)
         let progress = ProgressDisplay()
-        let (resolved, host) = try trained.onHost()
-        let (folded, tensors) = try QuantizedModel.foldingBatchNorm(resolved, tensors: host)
-        let foldedCount = resolved.layers.count - folded.layers.count
-        progress.note("\(trained.network.name): \(foldedCount > 0 ? "\(foldedCount) batch norm layer\(foldedCount == 1 ? "" : "s") folded, " : "")"
-            + "calibrating \(try Int8Plan.quantizedTensors(of: folded).count) ranges (\(method.rawValue)) on \(min(calibration, splits.training.count)) "
+        progress.note("\(trained.network.name): calibrating ranges (\(method.rawValue)) on \(min(calibration, splits.training.count)) "
             + "training images of \(dataName)")
         let start = ProgressDisplay.seconds()
-        let batches = try QuantizedModel.calibrationBatches(
-            splits.training, count: calibration, batchSize: min(batch, calibration),
-            preprocessing: trained.preprocessing.fitted(to: folded.inputShape), shape: folded.inputShape) { done, total in
-            progress.simpleProgress("images", done: done, total: total)
+        var stage = ""
+        let calibrated = try QuantizedModel.calibrate(trained, source: splits.training, data: dataName, count: calibration, method: method,
+                                                      batchSize: batch, backend: try compute.make()) { name, done, total in
+            if name != stage, !stage.isEmpty { progress.finishLine() }
+            stage = name
+            progress.simpleProgress(name, done: done, total: total)
         }
         progress.finishLine()
-        let ranges = try Calibration.ranges(of: tensors, batches: batches, method: method, backend: try compute.make()) { done, total in
-            progress.simpleProgress("calibration", done: done, total: total)
+        try QuantizedModel.write(calibrated.network, tensors: calibrated.tensors, model: trained, calibration: calibrated.calibration, to: out)
+        if calibrated.foldedLayers > 0 {
+            print("folded \(calibrated.foldedLayers) batch norm layer\(calibrated.foldedLayers == 1 ? "" : "s") into the convolutions before them")
         }
-        progress.finishLine()
-        let calibrationInfo = QuantizedModel.Calibration(ranges: ranges, images: min(calibration, splits.training.count), data: dataName)
-        try QuantizedModel.write(folded, tensors: tensors, model: trained, calibration: calibrationInfo, to: out)
+        let ranges = calibrated.calibration.ranges
         let width = ranges.thresholds.keys.map(\.count).max() ?? 5
         print("ranges (\(method.rawValue)):")
-        for (name, unsigned) in try Int8Plan.quantizedTensors(of: folded) {
+        for (name, unsigned) in try Int8Plan.quantizedTensors(of: calibrated.network) {
             print("  \(name.padding(toLength: width, withPad: " ", startingAt: 0))  \(unsigned ? "u8" : "s8")  "
                 + String(format: "%.4g", ranges.thresholds[name]!))
         }
         let bytes = (try? FileManager.default.attributesOfItem(atPath: out)[.size] as? Int) ?? 0
+        let floats = calibrated.network.layout.trainableCount + calibrated.network.layout.stateCount
         print(String(format: "wrote %@ (%.1f MB; float32 weights: %.1f MB) in %.1f s", out, Double(bytes) / 1e6,
-                     Double(resolved.layout.trainableCount + resolved.layout.stateCount) * 4 / 1e6, ProgressDisplay.seconds() - start))
+                     Double(floats) * 4 / 1e6, ProgressDisplay.seconds() - start))
     }
 }

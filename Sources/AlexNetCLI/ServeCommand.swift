@@ -63,8 +63,8 @@ struct ServeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let trained = try model.load()
-        let classifier = try Classifier(model: trained, backend: compute.backend, options: compute.options(), largestPlanBatch: maxBatch)
+        let trained = try model.loadForInference(compute)
+        let classifier = try Classifier(model: trained, backend: compute.backend, options: compute.inferenceOptions(), largestPlanBatch: maxBatch)
         let name = self.name ?? Self.defaultName(trained, model: model)
         try classifier.preparePlans()
         let configuration = ServerConfiguration(

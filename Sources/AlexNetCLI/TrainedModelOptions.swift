@@ -36,3 +36,25 @@ struct TrainedModelOptions: ParsableArguments {
         return try TrainedModel(weights: weights!, model: model, classNames: names)
     }
 }
+
+extension TrainedModelOptions {
+    /// The model for inference. With --precision int8 a float model is quantized now, on 512
+    /// training images of `data` (default: the dataset it was trained on); a quantized file is
+    /// int8 already.
+    func loadForInference(_ compute: ComputeOptions, data: String? = nil) throws -> TrainedModel {
+        let trained = try load()
+        guard compute.isInt8, trained.quantization == nil else { return trained }
+        guard let dataName = data ?? trained.data else {
+            throw CLIError("--precision int8 calibrates on training images: give --data, or quantize once with `alexnet quantize`")
+        }
+        let splits = try Datasets.open(dataName)
+        let progress = ProgressDisplay()
+        progress.note("--precision int8: calibrating on \(min(512, splits.training.count)) training images of \(dataName) "
+            + "(`alexnet quantize` does it once and keeps the file)")
+        let model = try trained.quantized(source: splits.training, data: dataName, backend: try compute.make(allowInt8: true)) {
+            progress.simpleProgress($0, done: $1, total: $2)
+        }
+        progress.finishLine()
+        return model
+    }
+}

@@ -138,6 +138,9 @@ import Testing
         #expect(abs(floatTop1 - int8Top1) <= 0.02, "float \(floatTop1), int8 \(int8Top1)")
         let int8Predict = try alexnet(["predict", "--weights", "\(out)/q.safetensors", "\(photos)/b.png"])
         #expect(int8Predict.status == 0 && int8Predict.output.contains("%"), "\(int8Predict.error)")
+        let onTheFly = try alexnet(["predict", "--checkpoint", checkpoint, "--precision", "int8", "\(photos)/b.png"])
+        #expect(onTheFly.status == 0 && onTheFly.output.contains("%") && onTheFly.error.contains("calibrating on 512 training images"),
+                "\(onTheFly.error)")
         let twice = try alexnet(["quantize", "--weights", "\(out)/q.safetensors", "--out", "\(out)/qq.safetensors"])
         #expect(twice.status != 0 && twice.error.contains("already quantized"), "\(twice.error)")
         let int8Training = try alexnet(Self.shortRun("\(out)/int8-run", ["--model", "\(out)/tiny.net", "--precision", "int8"]))

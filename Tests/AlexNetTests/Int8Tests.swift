@@ -186,4 +186,22 @@ import Testing
         }
         #expect(throws: FileError.self) { try loaded.makePlan(on: ReferenceBackend(), batchSize: 4) }
     }
+
+    /// Every preset lowers to int8 stages (batch norm folded first); the small ones run, with
+    /// random weights and inputs, close to their float plans.
+    @Test(arguments: Zoo.names) func everyPresetRunsInInt8(_ name: String) throws {
+        var described = try #require(Zoo.preset(name))
+        described.layers.removeAll { $0.layer is BatchNorm }  // as folding leaves them
+        let names = try Int8Plan.quantizedTensors(of: try described.resolved()).map(\.name)
+        #expect(names.first == "input" && names.count >= 6, "\(names)")
+        let network = try #require(Zoo.preset(name)).resolved()
+        // paper, torchvision, d2l-fashion: 0.7-1.1 G MACs an image, too slow for the suite's debug build.
+        guard network.multiplyAccumulates < 200_000_000 else { return }
+        let plan = try CPUBackend(threads: 2).makePlan(for: network, batchSize: 8, mode: .inference, seed: 7)
+        let input = Tensor(randomUniform: [8] + network.inputShape.dimensions, low: -1, high: 1, seed: 3)
+        let int8 = try QuantizedModel.int8Plan(from: plan, calibration: [input], batchSize: 8, threads: 2)
+        let expected = try plan.infer(input).scalars, actual = try int8.infer(input).scalars
+        let worst = zip(expected, actual).map { abs($0 - $1) }.max()!, largest = expected.map(abs).max()!
+        #expect(worst <= 0.1 * largest, "\(name): largest logit difference \(worst) of \(largest)")
+    }
 }
