@@ -48,8 +48,8 @@ public enum Int8PlanError: Error, Equatable, CustomStringConvertible {
 ///
 /// A tensor with threshold t holds q = round(x * 255 / t) (u8, after a ReLU) or
 /// round(x * 127 / t) (s8); weights hold q = round(w * 127 / max|w|) per output channel. The
-/// primitives are built from `parameters` and `state` when the plan is made and again at each
-/// `copyFromHost()`, since the weights' scales are baked into them.
+/// primitives are built from `parameters` at the first `infer` after `copyFromHost()`, since
+/// the weights' scales are baked into them.
 public final class Int8Plan: Plan {
     public let network: ResolvedNetwork
     public let batchSize: Int
@@ -347,26 +347,17 @@ public final class Int8Plan: Plan {
 
     public func copyToHost() {}
 
-    /// Quantizes the weights the host wrote and builds the primitives around their scales.
-    public func copyFromHost() {
-        DNNLThreads.set(threads)
-        compiled = nil
-        do {
-            compiled = try build()
-        } catch {
-            buildError = error
-        }
-    }
-
-    /// Why the last `copyFromHost()` could not build the plan (`infer` throws it).
-    private var buildError: (any Error)?
+    /// Takes the weights the host wrote: the next `infer` quantizes them and builds the
+    /// primitives around their scales (so a plan loaded right after it is made builds once).
+    public func copyFromHost() { compiled = nil }
 
     public func withHostGradients(_ body: (FloatBuffer) throws -> Void) rethrows { try body(gradients) }
 
     public func infer(_ tensor: Tensor) throws -> Tensor {
         try check(input: tensor)
-        guard let compiled else { throw buildError ?? Int8PlanError.noClassifier }
         DNNLThreads.set(threads)
+        if compiled == nil { compiled = try build() }
+        guard let compiled else { throw Int8PlanError.noClassifier }
         _ = input.floats.update(fromContentsOf: tensor.scalars)
         for primitive in compiled.primitives { primitive.execute(engine) }
         engine.wait()
