@@ -11,11 +11,11 @@ import FoundationEssentials
 /// (`<layer>.weight` I8 beside `<layer>.weight_scale` F32, w = q * scale), with the ranges in
 /// its metadata. `TrainedModel(weights:)` reads it back; `makePlan` then gives an `Int8Plan`.
 public enum QuantizedModel {
-    /// The metadata key of the calibration (`Calibration` JSON).
+    /// The metadata key of the calibration (`Metadata` JSON).
     public static let metadataKey = "quantization"
 
     /// What the quantized file says about its calibration.
-    public struct Calibration: Codable, Sendable, Equatable {
+    public struct Metadata: Codable, Sendable, Equatable {
         public var ranges: ActivationRanges
         /// Training images the ranges were measured on, and where they came from.
         public var images: Int
@@ -84,7 +84,7 @@ public enum QuantizedModel {
 
     /// Writes the quantized weights file of `network` (folded) with tensors from `plan`.
     public static func write(_ network: ResolvedNetwork, tensors plan: any Plan, model: TrainedModel,
-                             calibration: Calibration, to path: String) throws {
+                             calibration: Metadata, to path: String) throws {
         plan.copyToHost()
         // Every tensor's little-endian bytes in one array, then outputs viewing it.
         var storage: [UInt8] = []
@@ -152,7 +152,7 @@ public enum QuantizedModel {
     public static func int8Plan(from plan: any Plan, calibration batches: [Tensor], method: CalibrationMethod = .minmax,
                                 batchSize: Int, threads: Int? = nil) throws -> Int8Plan {
         let (folded, tensors) = try foldingBatchNorm(plan.network, tensors: plan)
-        let ranges = try AlexNet.Calibration.ranges(of: tensors, batches: batches, method: method, backend: CPUBackend(threads: threads))
+        let ranges = try Calibration.ranges(of: tensors, batches: batches, method: method, backend: CPUBackend(threads: threads))
         let int8 = try Int8Plan(network: folded, batchSize: batchSize, ranges: ranges, threads: threads)
         FeatureExtractor.copyTensors(from: tensors, into: int8)
         return int8
@@ -162,7 +162,7 @@ public enum QuantizedModel {
     public struct Calibrated {
         public var network: ResolvedNetwork
         public var tensors: any Plan
-        public var calibration: Calibration
+        public var calibration: Metadata
         /// Batch norm layers folded away.
         public var foldedLayers: Int
     }
@@ -181,10 +181,10 @@ public enum QuantizedModel {
                                              preprocessing: model.preprocessing.fitted(to: folded.inputShape), shape: folded.inputShape) {
             progress?("images", $0, $1)
         }
-        let ranges = try AlexNet.Calibration.ranges(of: tensors, batches: batches, method: method, backend: backend) {
+        let ranges = try Calibration.ranges(of: tensors, batches: batches, method: method, backend: backend) {
             progress?("calibration", $0, $1)
         }
-        return Calibrated(network: folded, tensors: tensors, calibration: Calibration(ranges: ranges, images: images, data: data),
+        return Calibrated(network: folded, tensors: tensors, calibration: Metadata(ranges: ranges, images: images, data: data),
                           foldedLayers: resolved.layers.count - folded.layers.count)
     }
 }

@@ -22,7 +22,7 @@ public struct TrainedModel: @unchecked Sendable {
     /// The file it was read from.
     public var source: String
     /// The calibration of a quantized weights file (`alexnet quantize`): its plans are int8.
-    public var quantization: QuantizedModel.Calibration?
+    public var quantization: QuantizedModel.Metadata?
     private let tensors: SafeTensors
 
     /// Metadata keys of our weights files (`alexnet export`), so that they load back alone.
@@ -93,7 +93,7 @@ public struct TrainedModel: @unchecked Sendable {
         }
         if let json = file.metadata[QuantizedModel.metadataKey] {
             do {
-                quantization = try JSONDecoder().decode(QuantizedModel.Calibration.self, from: Data(json.utf8))
+                quantization = try JSONDecoder().decode(QuantizedModel.Metadata.self, from: Data(json.utf8))
             } catch {
                 throw FileError(path, "has unreadable quantization metadata: \(error)")
             }

@@ -59,8 +59,8 @@ struct ComputeOptions: ParsableArguments {
 
     /// The options for inference: int8 plans come from the model (`loadForInference`), on the
     /// float backend.
-    func inferenceOptions() -> BackendOptions {
-        var result = options()
+    func inferenceOptions(winograd: Bool = true) -> BackendOptions {
+        var result = options(winograd: winograd)
         if isInt8 { result.precision = .float32 }
         return result
     }
@@ -74,9 +74,7 @@ struct ComputeOptions: ParsableArguments {
         if isInt8 && !allowInt8 {
             throw CLIError("--precision int8 is for inference: evaluate, predict, serve and bench (--mode infer|latency) take it")
         }
-        var options = options(winograd: winograd)
-        if isInt8 { options.precision = .float32 }  // the float backend the int8 plan is calibrated on
-        return try Backends.make(backend, options: options)
+        return try Backends.make(backend, options: inferenceOptions(winograd: winograd))
     }
 }
 

@@ -46,7 +46,6 @@ struct QuantizeCommand: ParsableCommand {
 
     func run() throws {
         let trained = try model.load()
-        if trained.quantization != nil { throw CLIError("\(model.path) is already quantized (int8); give the float checkpoint or weights") }
         guard let dataName = data ?? trained.data else { throw CLIError("--weights needs --data (the training images to calibrate on)") }
         let splits = try Datasets.open(dataName)
         let progress = ProgressDisplay()

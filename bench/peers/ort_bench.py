@@ -34,17 +34,8 @@ class RandomBatches(CalibrationDataReader):
         return next(self.batches, None)
 
 
-def main():
-    arguments = parser(__doc__)
-    arguments.add_argument("--int8", action="store_true", help="ONNX Runtime's static int8 quantization (QDQ, per channel)")
-    args = arguments.parse_args()
-    if args.mode == "train":
-        raise SystemExit("ort_bench.py times inference: --mode infer or latency")
-    batch = batch_size(args)
-    torch.manual_seed(1)
-    model, shape = MODELS[args.model]()
-    model.eval()
-    directory = tempfile.mkdtemp(prefix="ort-bench-")
+def load_session(args, model, batch, shape, directory):
+    """The model exported to ONNX in `directory` (and quantized with --int8), in a session."""
     path = os.path.join(directory, f"{args.model}.onnx")
     torch.onnx.export(model, torch.rand(batch, *shape), path, input_names=["input"], output_names=["logits"],
                       opset_version=13, dynamo=False)
@@ -60,6 +51,21 @@ def main():
     options.intra_op_num_threads = args.threads
     options.inter_op_num_threads = 1
     session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    return session
+
+
+def main():
+    arguments = parser(__doc__)
+    arguments.add_argument("--int8", action="store_true", help="ONNX Runtime's static int8 quantization (QDQ, per channel)")
+    args = arguments.parse_args()
+    if args.mode == "train":
+        raise SystemExit("ort_bench.py times inference: --mode infer or latency")
+    batch = batch_size(args)
+    torch.manual_seed(1)
+    model, shape = MODELS[args.model]()
+    model.eval()
+    with tempfile.TemporaryDirectory(prefix="ort-bench-") as directory:  # hundreds of MB for AlexNet
+        session = load_session(args, model, batch, shape, directory)
     x = np.random.default_rng(1).random((batch, *shape), dtype=np.float32)
 
     def step():

@@ -76,7 +76,6 @@ public final class Int8Plan: Plan {
     public init(network: ResolvedNetwork, batchSize: Int, ranges: ActivationRanges, threads: Int? = nil) throws {
         guard batchSize > 0 else { throw PlanError.batchSize(batchSize) }
         try MemoryBudget.check(network, batchSize: batchSize, mode: .inference)
-        _ = try Self.stages(of: network)
         for (name, _) in try Self.quantizedTensors(of: network) {
             guard let t = ranges.thresholds[name] else { throw Int8PlanError.missingRange(name) }
             guard t.isFinite, t > 0 else { throw Int8PlanError.badRange(name, t) }
@@ -299,9 +298,8 @@ public final class Int8Plan: Plan {
                 }
                 var data = floats.descriptor.raw
                 var desc = dnnl_lrn_desc_t()
-                let alpha = lrn.convention == .paper ? lrn.alpha * Float(lrn.size) : lrn.alpha
                 try AlexNetBackends.check(dnnl_lrn_forward_desc_init(&desc, dnnl_forward_inference, dnnl_lrn_across_channels, &data,
-                                                     dnnl_dim_t(lrn.size), alpha, lrn.beta, lrn.k), "describing '\(layer.name)'")
+                                                     dnnl_dim_t(lrn.size), LRNOperation.libraryAlpha(lrn), lrn.beta, lrn.k), "describing '\(layer.name)'")
                 let pd = try PrimitiveDescriptor(&desc, engine: engine, what: "'\(layer.name)'")
                 let normalized = try Activation(pd.destination, engine: engine)
                 keep.append(normalized)

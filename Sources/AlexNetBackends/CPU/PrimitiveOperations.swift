@@ -58,7 +58,7 @@ final class LRNOperation: CPUOperation {
     static func supports(_ lrn: LocalResponseNorm) -> Bool { lrn.size % 2 == 1 }
 
     /// oneDNN multiplies the sum by alpha / size: the paper's alpha becomes alpha * size.
-    private static func libraryAlpha(_ lrn: LocalResponseNorm) -> Float {
+    static func libraryAlpha(_ lrn: LocalResponseNorm) -> Float {
         lrn.convention == .paper ? lrn.alpha * Float(lrn.size) : lrn.alpha
     }
 
