@@ -99,7 +99,7 @@ public enum QuantizedModel {
             let values = Array(UnsafeBufferPointer(start: buffer.baseAddress + slot.offset, count: slot.count))
             let layer = network.layers[slot.layerIndex].layer
             if slot.spec.role == .weight, layer is Convolution || layer is Linear {
-                let (q, scales) = Int8Plan.quantizePerOutputChannel(values, outputs: slot.spec.shape[0])
+                let (q, scales) = SymmetricInt8.perOutputChannel(values, outputs: slot.spec.shape[0])
                 append(slot.name, slot.spec.shape, .i8, q)
                 append(slot.name + "_scale", [scales.count], .f32, scales)
             } else {
@@ -156,6 +156,17 @@ public enum QuantizedModel {
         let int8 = try Int8Plan(network: folded, batchSize: batchSize, ranges: ranges, threads: threads)
         FeatureExtractor.copyTensors(from: tensors, into: int8)
         return int8
+    }
+
+    /// The steps of `network`'s (folded) quantized tensors for its ONNX QDQ export
+    /// (`ONNXExport.Quantization`), from the calibrated `ranges`, as the int8 plan uses them.
+    public static func onnxQuantization(of network: ResolvedNetwork, ranges: ActivationRanges) throws -> ONNXExport.Quantization {
+        var steps: [String: ONNXExport.Quantization.Step] = [:]
+        for (name, isUnsigned) in try Int8Plan.quantizedTensors(of: network) {
+            guard let threshold = ranges.thresholds[name] else { throw Int8PlanError.missingRange(name) }
+            steps[name] = .init(scale: threshold / (isUnsigned ? 255 : 127), isUnsigned: isUnsigned)
+        }
+        return ONNXExport.Quantization(steps: steps)
     }
 
     /// What calibration gives: the folded network, its tensors on the host, and the ranges.

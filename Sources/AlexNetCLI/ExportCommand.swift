@@ -11,7 +11,10 @@ struct ExportCommand: ParsableCommand {
             --format onnx writes the whole network (IR 7, opset 13) with its weights: input \
             `input` [batch, C, H, W], outputs `logits` and `probabilities`; the class names and \
             the preprocessing are in the model's metadata. It runs in ONNX Runtime, TensorRT, \
-            OpenVINO, and opens in netron.
+            OpenVINO, and opens in netron. An int8 model (from `alexnet quantize`) exports in \
+            ONNX's QDQ form: QuantizeLinear/DequantizeLinear around each quantized tensor with \
+            the calibrated steps, s8 weights per output channel, int32 biases; ONNX Runtime runs \
+            it with its integer kernels.
 
             --format safetensors writes the parameters and batch-norm statistics under the \
             network's layer names (torchvision's for --model torchvision), loadable in PyTorch \
@@ -50,12 +53,19 @@ struct ExportCommand: ParsableCommand {
         let preprocessing = try String(decoding: JSONEncoder().encode(loaded.preprocessing), as: UTF8.self)
         let classNames = loaded.classNames.joined(separator: "\n")
         if resolvedFormat == "onnx" {
-            try ONNXExport.write(network, metadata: [
+            var metadata = [
                 "network": network.network.name,
                 TrainedModel.MetadataKey.classNames: classNames,
                 TrainedModel.MetadataKey.preprocessing: preprocessing,
-            ], to: out, tensor: values)
-            print("wrote \(network.network.name) (\(network.layers.count) layers, \(network.parameterCount.formatted()) parameters) as ONNX to \(out)")
+            ]
+            var quantization: ONNXExport.Quantization?
+            if let int8 = loaded.quantization {
+                quantization = try QuantizedModel.onnxQuantization(of: network, ranges: int8.ranges)
+                metadata[QuantizedModel.metadataKey] = try String(decoding: JSONEncoder().encode(int8), as: UTF8.self)
+            }
+            try ONNXExport.write(network, metadata: metadata, quantization: quantization, to: out, tensor: values)
+            let form = quantization == nil ? "ONNX" : "ONNX (QDQ int8, \(quantization!.steps.count) quantized tensors)"
+            print("wrote \(network.network.name) (\(network.layers.count) layers, \(network.parameterCount.formatted()) parameters) as \(form) to \(out)")
         } else {
             let outputs = network.layout.slots.map { SafeTensors.Output(name: $0.name, shape: $0.spec.shape, data: values($0)) }
             // The network, its classes and its preprocessing ride along, so that `--weights FILE`

@@ -141,6 +141,9 @@ import Testing
         let onTheFly = try alexnet(["predict", "--checkpoint", checkpoint, "--precision", "int8", "\(photos)/b.png"])
         #expect(onTheFly.status == 0 && onTheFly.output.contains("%") && onTheFly.error.contains("calibrating on 512 training images"),
                 "\(onTheFly.error)")
+        let qdq = try alexnet(["export", "--weights", "\(out)/q.safetensors", "--out", "\(out)/q.onnx"])
+        #expect(qdq.status == 0 && qdq.output.contains("QDQ int8"), "\(qdq.output) \(qdq.error)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(out)/q.onnx")).range(of: Data("QuantizeLinear".utf8)) != nil)
         let twice = try alexnet(["quantize", "--weights", "\(out)/q.safetensors", "--out", "\(out)/qq.safetensors"])
         #expect(twice.status != 0 && twice.error.contains("already quantized"), "\(twice.error)")
         let int8Training = try alexnet(Self.shortRun("\(out)/int8-run", ["--model", "\(out)/tiny.net", "--precision", "int8"]))

@@ -1,5 +1,6 @@
 @testable import AlexNet
 import AlexNetBackends
+@testable import AlexNetInterop
 import AlexNetCore
 import AlexNetNetwork
 import Foundation
@@ -203,5 +204,88 @@ import Testing
         let expected = try plan.infer(input).scalars, actual = try int8.infer(input).scalars
         let worst = zip(expected, actual).map { abs($0 - $1) }.max()!, largest = expected.map(abs).max()!
         #expect(worst <= 0.1 * largest, "\(name): largest logit difference \(worst) of \(largest)")
+    }
+
+    /// The ONNX QDQ export holds the int8 plan's steps: a Q/DQ pair on every quantized tensor
+    /// (and after pooling and flatten, with their input's step), s8 weights with the same
+    /// per-channel scales, int32 biases in steps of input x weight scale, no dropout.
+    @Test func qdqExportCarriesTheInt8Steps() throws {
+        let host = try Self.folded(try Self.floatPlan(batch: 4))
+        let network = host.network
+        let ranges = try Calibration.ranges(of: host, batches: Self.batches(1, batch: 4, seed: 8), method: .minmax)
+        let quantization = try QuantizedModel.onnxQuantization(of: network, ranges: ranges)
+        #expect(quantization.steps["relu1"] == .init(scale: ranges.thresholds["relu1"]! / 255, isUnsigned: true))
+        #expect(quantization.steps["input"] == .init(scale: ranges.thresholds["input"]! / 127, isUnsigned: false))
+        let values = { (slot: ParameterSlot) in
+            UnsafeBufferPointer((slot.isTrainable ? host.parameters : host.state).view(offset: slot.offset, count: slot.count))
+        }
+        let model = try Onnx_ModelProto(serializedBytes: ONNXExport.serialize(network, quantization: quantization, tensor: values))
+        let quantizes = model.graph.node.filter { $0.opType == "QuantizeLinear" }.map(\.name)
+        #expect(quantizes == ["input", "relu1", "norm1", "pool1", "relu2", "pool2", "flatten", "relu3"].map { "\($0).quantize" })
+        #expect(!model.graph.node.contains { $0.opType == "Dropout" })
+        func initializer(_ name: String) throws -> Onnx_TensorProto { try #require(model.graph.initializer.first { $0.name == name }, "\(name)") }
+        // uint8 after a ReLU, int8 on the signed input (TensorProto.DataType 2 and 3).
+        #expect(try initializer("relu1.output_zero_point").dataType == 2 && initializer("input.output_zero_point").dataType == 3)
+        let slot = try #require(network.layout.slot(named: "fc1.weight"))
+        let (q, scales) = SymmetricInt8.perOutputChannel(Array(values(slot)), outputs: 24)
+        let weight = try initializer("fc1.weight_quantized")
+        #expect(weight.dataType == 3 && weight.rawData == Data(q.map { UInt8(bitPattern: $0) }))
+        #expect(!model.graph.initializer.contains { $0.name == "fc1.weight" }, "the float weights are not written")
+        let bias = try initializer("fc1.bias_quantized")
+        #expect(bias.dataType == 6)
+        let integers = bias.rawData.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
+        let input = quantization.steps["relu2"]!.scale  // fc1 reads flatten(pool2), which keep relu2's step
+        #expect(try initializer("flatten.output_scale").rawData == initializer("relu2.output_scale").rawData)
+        let floats = Array(values(network.layout.slot(named: "fc1.bias")!))
+        for o in 0..<24 { #expect(Float(integers[o]) == (floats[o] / (input * scales[o])).rounded(), "fc1 bias \(o)") }
+    }
+
+    /// The real check of the QDQ export: ONNX Runtime runs it and its logits follow the int8
+    /// plan's (the same integers up to rounding of ties and of the int32 bias).
+    ///
+    ///     ALEXNET_ONNX_PYTHON=.venv-peers/bin/python swift test --filter onnxRuntimeRunsTheQDQExport
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["ALEXNET_ONNX_PYTHON"] != nil))
+    func onnxRuntimeRunsTheQDQExport() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("alexnet-qdq-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var plans = [try Self.floatPlan(batch: 8)]
+        for name in ["quick", "cifar10"] {
+            let network = try Zoo.preset(name)!.resolved()
+            plans.append(try CPUBackend(threads: 2).makePlan(for: network, batchSize: 8, mode: .inference, seed: 11))
+        }
+        for plan in plans {
+            let host = try Self.folded(plan)
+            let network = host.network
+            let shape = [8] + network.inputShape.dimensions
+            let calibration = Tensor(randomUniform: shape, low: -1, high: 1, seed: 5)
+            let input = Tensor(randomUniform: shape, low: -1, high: 1, seed: 6)
+            let ranges = try Calibration.ranges(of: host, batches: [calibration], method: .minmax)
+            let logits = try Self.int8Plan(from: host, ranges: ranges, batch: 8).infer(input).scalars
+            let values = { (slot: ParameterSlot) in
+                UnsafeBufferPointer((slot.isTrainable ? host.parameters : host.state).view(offset: slot.offset, count: slot.count))
+            }
+            let name = plan.network.network.name
+            try ONNXExport.write(network, quantization: try QuantizedModel.onnxQuantization(of: network, ranges: ranges),
+                                 to: "\(directory)/\(name).onnx", tensor: values)
+            try input.scalars.withUnsafeBufferPointer { x in
+                try logits.withUnsafeBufferPointer { y in
+                    // Not the same integers: on a CPU without VNNI oneDNN halves the weights of a
+                    // convolution on signed input (conv1) to avoid saturating, ONNX Runtime rounds
+                    // the bias to int32, and random weights amplify each step (logits of ~0.1).
+                    // Measured: 3-13% of the largest logit; a wrong scale or axis is 100% or more.
+                    try SafeTensors.write([.init(name: "input", shape: shape, data: x),
+                                           .init(name: "logits", shape: [8, logits.count / 8], data: y)],
+                                          metadata: ["tolerance": "0.2"], to: "\(directory)/\(name).io.safetensors")
+                }
+            }
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ProcessInfo.processInfo.environment["ALEXNET_ONNX_PYTHON"]!)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../scripts/check_onnx.py").path
+        process.arguments = [script, directory]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "scripts/check_onnx.py found a difference (its output is above)")
     }
 }

@@ -47,7 +47,7 @@ public enum Int8PlanError: Error, Equatable, CustomStringConvertible {
 /// int8 LRN) runs in f32 between a dequantize and a quantize; the logits come out in f32.
 ///
 /// A tensor with threshold t holds q = round(x * 255 / t) (u8, after a ReLU) or
-/// round(x * 127 / t) (s8); weights hold q = round(w * 127 / max|w|) per output channel. The
+/// round(x * 127 / t) (s8); weights hold q = round(w * 127 / max|w|) per output channel (`SymmetricInt8`). The
 /// primitives are built from `parameters` at the first `infer` after `copyFromHost()`, since
 /// the weights' scales are baked into them.
 public final class Int8Plan: Plan {
@@ -206,7 +206,7 @@ public final class Int8Plan: Plan {
             case let .product(layer, relu, outputName, isLast):
                 let (weights, bias) = weightsAndBias(layer)
                 let outputs = layer.outputShape.dimensions.first!
-                let (quantized, weightScales) = Self.quantizePerOutputChannel(weights, outputs: outputs)
+                let (quantized, weightScales) = SymmetricInt8.perOutputChannel(weights, outputs: outputs)
                 let sourceType = integerType(unsigned: current.isUnsigned)
                 let sourceScale = current.scale ?? stepSize(currentName, unsigned: current.isUnsigned)
                 let outputUnsigned = relu
@@ -325,20 +325,6 @@ public final class Int8Plan: Plan {
         let weights = Array(UnsafeBufferPointer(start: parameters.baseAddress + weightSlot.offset, count: weightSlot.count))
         guard layer.slots.count > 1 else { return (weights, [Float](repeating: 0, count: outputs)) }
         return (weights, Array(UnsafeBufferPointer(start: parameters.baseAddress + layer.slots[1].offset, count: outputs)))
-    }
-
-    /// Symmetric per-output-channel s8: scale = max|w| / 127 of each row (1 for a row of
-    /// zeros), q = round(w / scale).
-    public static func quantizePerOutputChannel(_ weights: [Float], outputs: Int) -> (values: [Int8], scales: [Float]) {
-        let perOutput = weights.count / outputs
-        var q = [Int8](repeating: 0, count: weights.count), scales = [Float](repeating: 1, count: outputs)
-        for o in 0..<outputs {
-            let row = weights[(o * perOutput)..<((o + 1) * perOutput)]
-            let largest = row.reduce(0) { max($0, abs($1)) }
-            scales[o] = largest > 0 ? largest / 127 : 1
-            for (k, w) in row.enumerated() { q[o * perOutput + k] = Int8(max(-127, min(127, (w / scales[o]).rounded()))) }
-        }
-        return (q, scales)
     }
 
     // MARK: Plan

@@ -22,23 +22,54 @@ import SwiftProtobuf
 ///   of the output), or otherwise a `MatMul` with the matrix of PyTorch's overlapping bins.
 /// - **Batch norm's momentum** weighs the running statistic in ONNX, the new batch in PyTorch
 ///   (and here): ONNX's is 1 - ours. It only matters for training.
+///
+/// With a `Quantization` (an int8 model from `alexnet quantize`) the graph is ONNX's QDQ form of
+/// the int8 plan's math, which ONNX Runtime and TensorRT run as integer kernels: each quantized
+/// tensor passes through a QuantizeLinear/DequantizeLinear pair with its step (u8 after a ReLU,
+/// s8 otherwise, zero point 0), max pooling and flatten keep their input's step, convolution and
+/// linear weights are s8 initializers with per-output-channel scales (DequantizeLinear, axis 0)
+/// and biases int32 in steps of input scale x weight scale; dropout is left out.
 public enum ONNXExport {
     public static let opsetVersion: Int64 = 13
     public static let irVersion: Int64 = 7
 
+    /// The steps of an int8 model's quantized tensors.
+    public struct Quantization: Sendable, Equatable {
+        /// One step of a quantized tensor: the real value of one integer, and whether it is u8.
+        public struct Step: Sendable, Equatable {
+            public var scale: Float
+            public var isUnsigned: Bool
+            public init(scale: Float, isUnsigned: Bool) {
+                self.scale = scale
+                self.isUnsigned = isUnsigned
+            }
+        }
+        /// By tensor: "input" for the network's input, otherwise the name of the layer whose
+        /// output it is.
+        public var steps: [String: Step]
+        public init(steps: [String: Step]) { self.steps = steps }
+    }
+
     /// The model's bytes. `tensor(slot)` gives the values of each of the network's tensors
     /// (trainable and state); `metadata` goes to the model's `metadata_props`.
     public static func serialize(
-        _ network: ResolvedNetwork, metadata: [String: String] = [:],
+        _ network: ResolvedNetwork, metadata: [String: String] = [:], quantization: Quantization? = nil,
         tensor: (ParameterSlot) -> UnsafeBufferPointer<Float>
     ) throws(ONNXExportError) -> [UInt8] {
         var builder = GraphBuilder()
+        builder.quantization = quantization
         builder.graph.name = network.network.name
         builder.graph.docString = network.network.description
         builder.graph.input = [valueInfo("input", [.named("batch")] + network.inputShape.dimensions.map { .fixed($0) })]
-        var value = "input"
+        var value = builder.requantized("input", after: "input", passesStepThrough: false)
         for layer in network.layers {
+            if quantization != nil, layer.layer is Dropout { continue }  // the identity in inference
+            let input = value
             value = try builder.add(layer, input: value, slots: layer.slots, tensor: tensor)
+            if value != input {
+                let passesStepThrough = layer.layer is MaxPool || layer.layer is Flatten
+                value = builder.requantized(value, after: layer.name, passesStepThrough: passesStepThrough)
+            }
         }
         let classes = network.outputShape.dimensions
         guard classes.count == 1 else {
@@ -75,10 +106,10 @@ public enum ONNXExport {
 
     /// Serializes and writes atomically to `path`.
     public static func write(
-        _ network: ResolvedNetwork, metadata: [String: String] = [:], to path: String,
+        _ network: ResolvedNetwork, metadata: [String: String] = [:], quantization: Quantization? = nil, to path: String,
         tensor: (ParameterSlot) -> UnsafeBufferPointer<Float>
     ) throws {
-        let bytes = try serialize(network, metadata: metadata, tensor: tensor)
+        let bytes = try serialize(network, metadata: metadata, quantization: quantization, tensor: tensor)
         try AtomicFile.write(bytes: bytes, to: path)
     }
 }
@@ -118,6 +149,17 @@ private func valueInfo(_ name: String, _ dimensions: [Dimension]) -> Onnx_ValueI
     return info
 }
 
+/// TensorProto.DataType's numbers for the element types the QDQ form writes (our schema's
+/// subset names only float and int64).
+private enum ElementType: Int32 {
+    case float = 1
+    case uint8 = 2
+    case int8 = 3
+    case int32 = 6
+}
+
+private func bytes<T>(of values: [T]) -> [UInt8] { values.withUnsafeBytes { Array($0) } }
+
 private func int(_ name: String, _ value: Int) -> Onnx_AttributeProto {
     var a = Onnx_AttributeProto()
     a.name = name
@@ -144,6 +186,65 @@ private func float(_ name: String, _ value: Float) -> Onnx_AttributeProto {
 
 private struct GraphBuilder {
     var graph = Onnx_GraphProto()
+    var quantization: ONNXExport.Quantization?
+    /// The step of the value the last layer wrote, when it is quantized.
+    var currentStep: ONNXExport.Quantization.Step?
+
+    /// `value`, written by layer `layer` (or the input), through a QuantizeLinear/DequantizeLinear
+    /// pair when it is quantized: with its own step when the quantization names it, with its
+    /// input's when the layer passes the step through (max pooling, flatten).
+    mutating func requantized(_ value: String, after layer: String, passesStepThrough: Bool) -> String {
+        guard let quantization else { return value }
+        guard let step = quantization.steps[layer] ?? (passesStepThrough ? currentStep : nil) else {
+            currentStep = nil
+            return value
+        }
+        currentStep = step
+        let type: ElementType = step.isUnsigned ? .uint8 : .int8
+        initializer("\(layer).output_scale", shape: [], type: .float, bytes: bytes(of: [step.scale]))
+        initializer("\(layer).output_zero_point", shape: [], type: type, bytes: [0])
+        node("QuantizeLinear", name: "\(layer).quantize", inputs: [value, "\(layer).output_scale", "\(layer).output_zero_point"],
+             output: "\(layer).quantized")
+        node("DequantizeLinear", name: "\(layer).dequantize", inputs: ["\(layer).quantized", "\(layer).output_scale", "\(layer).output_zero_point"],
+             output: "\(layer).dequantized")
+        return "\(layer).dequantized"
+    }
+
+    /// A convolution's or linear layer's tensors in QDQ form: the weights s8 per output channel
+    /// dequantized into a value named like the float initializer, the bias int32 in steps of
+    /// input step x weight scale (f32 when the input is not quantized).
+    mutating func quantizedInitializers(_ slots: [ParameterSlot], tensor: (ParameterSlot) -> UnsafeBufferPointer<Float>) {
+        let weight = slots[0]
+        let outputs = weight.spec.shape[0]
+        let (q, scales) = SymmetricInt8.perOutputChannel(Array(tensor(weight)), outputs: outputs)
+        initializer("\(weight.name)_quantized", shape: weight.spec.shape, type: .int8, bytes: bytes(of: q))
+        initializer("\(weight.name)_scale", shape: [outputs], type: .float, bytes: bytes(of: scales))
+        initializer("\(weight.name)_zero_point", shape: [outputs], type: .int8, bytes: [UInt8](repeating: 0, count: outputs))
+        node("DequantizeLinear", name: "\(weight.name).dequantize",
+             inputs: ["\(weight.name)_quantized", "\(weight.name)_scale", "\(weight.name)_zero_point"], output: weight.name, [int("axis", 0)])
+        guard slots.count > 1 else { return }
+        let bias = slots[1]
+        guard let input = currentStep else {
+            initializer(bias.name, shape: bias.spec.shape, values: tensor(bias))
+            return
+        }
+        let biasScales = scales.map { $0 * input.scale }
+        let values = tensor(bias)
+        let integers = (0..<outputs).map { Int32(max(-2.1e9, min(2.1e9, (values[$0] / biasScales[$0]).rounded()))) }
+        initializer("\(bias.name)_quantized", shape: [outputs], type: .int32, bytes: bytes(of: integers))
+        initializer("\(bias.name)_scale", shape: [outputs], type: .float, bytes: bytes(of: biasScales))
+        node("DequantizeLinear", name: "\(bias.name).dequantize", inputs: ["\(bias.name)_quantized", "\(bias.name)_scale"],
+             output: bias.name, [int("axis", 0)])
+    }
+
+    mutating func initializer(_ name: String, shape: [Int], type: ElementType, bytes: [UInt8]) {
+        var t = Onnx_TensorProto()
+        t.name = name
+        t.dims = shape.map(Int64.init)
+        t.dataType = type.rawValue
+        t.rawData = Data(bytes)  // little-endian, this machine's layout
+        graph.initializer.append(t)
+    }
 
     mutating func node(_ op: String, name: String, inputs: [String], output: String, _ attributes: [Onnx_AttributeProto] = []) {
         var node = Onnx_NodeProto()
@@ -188,7 +289,11 @@ private struct GraphBuilder {
     mutating func add(_ layer: ResolvedLayer, input: String, slots: [ParameterSlot],
                       tensor: (ParameterSlot) -> UnsafeBufferPointer<Float>) throws(ONNXExportError) -> String {
         let name = layer.name
-        for slot in slots { initializer(slot.name, shape: slot.spec.shape, values: tensor(slot)) }
+        if quantization != nil, layer.layer is Convolution || layer.layer is Linear {
+            quantizedInitializers(slots, tensor: tensor)
+        } else {
+            for slot in slots { initializer(slot.name, shape: slot.spec.shape, values: tensor(slot)) }
+        }
         let parameters = slots.map(\.name)
         switch layer.layer {
         case let conv as Convolution:
