@@ -110,6 +110,36 @@ import Testing
         }
     }
 
+    /// Linear layers as oneDNN's inner product or as a convolution covering the input (faster
+    /// at batch 1 on AVX2): both follow the float plan, and the plan keeps whichever it timed
+    /// faster for each layer.
+    @Test(arguments: [1, 5]) func linearFormsAgree(batch: Int) throws {
+        let floatPlan = try Self.floatPlan(batch: batch)
+        let host = try Self.folded(floatPlan)
+        let batches = Self.batches(1, batch: batch, seed: 12)
+        let ranges = try Calibration.ranges(of: host, batches: batches, method: .minmax)
+        let plan = try Self.int8Plan(from: host, ranges: ranges, batch: batch)
+        var results: [[Float]] = []
+        for form in [Int8Plan.LinearForm.innerProduct, .convolution] {
+            plan.linearForm = form
+            results.append(try plan.infer(batches[0]).scalars)
+            #expect(plan.chosenLinearForms == ["fc1": form, "fc2": form])
+        }
+        plan.linearForm = nil
+        let measured = try plan.infer(batches[0]).scalars
+        #expect(Set(plan.chosenLinearForms.keys) == ["fc1", "fc2"])
+        // Not bit-identical: the kernels differ in how they round and where u8 x s8 pairs may
+        // saturate 16 bits on a CPU without VNNI. Measured here: 1-2% of the largest logit apart,
+        // each 1-3% from the float plan.
+        let float = try floatPlan.infer(batches[0]).scalars
+        let largest = float.map(abs).max()!
+        func distance(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max()! }
+        for (name, logits) in [("inner product", results[0]), ("convolution", results[1]), ("measured", measured)] {
+            #expect(distance(logits, float) <= 0.08 * largest, "\(name): \(distance(logits, float)) from float, largest \(largest)")
+        }
+        #expect(distance(results[0], results[1]) <= 0.05 * largest, "the forms are \(distance(results[0], results[1])) apart")
+    }
+
     @Test func calibrationMethodsClipInOrder() throws {
         let plan = try Self.folded(try Self.floatPlan(batch: 8))
         let batches = Self.batches(2, batch: 8, seed: 4)

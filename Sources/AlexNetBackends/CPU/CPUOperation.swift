@@ -36,6 +36,16 @@ final class Activation {
         shape = descriptor.shape
     }
 
+    /// The same bytes as `other` under another descriptor of the same size (a plain [n, c] as
+    /// [n, c, 1, 1]).
+    init(viewing other: Activation, as descriptor: MemoryDescriptor, engine: DNNLEngine) throws {
+        precondition(descriptor.byteCount == other.descriptor.byteCount, "a view must cover the same bytes")
+        self.descriptor = descriptor
+        storage = other.storage
+        memory = try Memory(descriptor, engine: engine, pointer: storage.pointer)
+        shape = descriptor.shape
+    }
+
     /// The scalars of a plain (row-major) activation.
     var floats: UnsafeMutableBufferPointer<Float> { storage.floats(shape.reduce(1, *)) }
 }

@@ -62,6 +62,20 @@ public final class Int8Plan: Plan {
     public let ranges: ActivationRanges
     public let threads: Int
 
+    /// How linear layers run: oneDNN's inner product (its int8 gemm), or a convolution whose
+    /// kernel covers the whole input.
+    public enum LinearForm: String, CaseIterable, Sendable {
+        case innerProduct = "inner product"
+        case convolution
+    }
+    /// The form of every linear layer; nil (the default) times both for each layer when the
+    /// plan is built and keeps the faster.
+    public var linearForm: LinearForm? {
+        didSet { compiled = nil }
+    }
+    /// The form each linear layer got in the last build, by layer name.
+    public private(set) var chosenLinearForms: [String: LinearForm] = [:]
+
     private let engine: DNNLEngine
     private let input: Activation
     private var compiled: Compiled?
@@ -237,16 +251,55 @@ public final class Int8Plan: Plan {
                         dims([conv.padding, conv.padding])), "describing int8 convolution '\(layer.name)'")
                     pd = try PrimitiveDescriptor(&desc, attributes: attributes, engine: engine, what: "int8 convolution '\(layer.name)'")
                 } else {
-                    let weightShape = [outputs] + Array(sourceShape.dropFirst())
-                    plainWeights = try MemoryDescriptor(weightShape, weightShape.count == 4 ? dnnl_oihw : dnnl_ab, type: dnnl_s8)
-                    var weightsAny = try MemoryDescriptor(weightShape, dnnl_format_tag_any, type: dnnl_s8).raw
-                    var destination = isLast ? try MemoryDescriptor([n, outputs], dnnl_ab).raw
-                        : try MemoryDescriptor([n, outputs], dnnl_format_tag_any, type: destinationType).raw
-                    var desc = dnnl_inner_product_desc_t()
-                    try AlexNetBackends.check(dnnl_inner_product_forward_desc_init(
-                        &desc, dnnl_forward_inference, &sourceAny, &weightsAny, &biasDescriptor, &destination),
-                        "describing int8 linear layer '\(layer.name)'")
-                    pd = try PrimitiveDescriptor(&desc, attributes: attributes, engine: engine, what: "int8 linear layer '\(layer.name)'")
+                    // Both forms described, the faster at this batch size kept: oneDNN 2.6 has
+                    // no int8 gemv on AVX2, so at batch 1 its gemm repacks the weights at every
+                    // call and the convolution (weights laid out once) is ~2x faster; at batch
+                    // 64 the gemm is ~2x faster.
+                    let sourceDescriptor = current.activation.descriptor
+                    let isPlainVector = try sourceShape.count == 2 && sourceDescriptor == MemoryDescriptor(sourceShape, dnnl_ab, type: sourceDescriptor.type)
+                    let sourceView = isPlainVector ? try nhwc(sourceShape + [1, 1], sourceDescriptor.type) : nil
+                    let source4D = sourceView?.shape ?? sourceShape
+                    let forms = sourceShape.count == 4 || isPlainVector ? LinearForm.allCases : [.innerProduct]
+                    func describe(_ form: LinearForm) throws -> (PrimitiveDescriptor, MemoryDescriptor) {
+                        switch form {
+                        case .innerProduct:
+                            let weightShape = [outputs] + Array(sourceShape.dropFirst())
+                            var weightsAny = try MemoryDescriptor(weightShape, dnnl_format_tag_any, type: dnnl_s8).raw
+                            var destination = isLast ? try MemoryDescriptor([n, outputs], dnnl_ab).raw
+                                : try MemoryDescriptor([n, outputs], dnnl_format_tag_any, type: destinationType).raw
+                            var desc = dnnl_inner_product_desc_t()
+                            try AlexNetBackends.check(dnnl_inner_product_forward_desc_init(
+                                &desc, dnnl_forward_inference, &sourceAny, &weightsAny, &biasDescriptor, &destination),
+                                "describing int8 linear layer '\(layer.name)'")
+                            return (try PrimitiveDescriptor(&desc, attributes: attributes, engine: engine, what: "int8 linear layer '\(layer.name)'"),
+                                    try MemoryDescriptor(weightShape, weightShape.count == 4 ? dnnl_oihw : dnnl_ab, type: dnnl_s8))
+                        case .convolution:
+                            // A kernel covering the whole input; [n, outputs, 1, 1] in nhwc holds
+                            // the same bytes as a plain [n, outputs].
+                            var source = try MemoryDescriptor(source4D, dnnl_format_tag_any, type: sourceType).raw
+                            let weightShape = [outputs] + Array(source4D.dropFirst())
+                            var weightsAny = try MemoryDescriptor(weightShape, dnnl_format_tag_any, type: dnnl_s8).raw
+                            var destination = try nhwc([n, outputs, 1, 1], destinationType).raw
+                            var desc = dnnl_convolution_desc_t()
+                            try AlexNetBackends.check(dnnl_convolution_forward_desc_init(
+                                &desc, dnnl_forward_inference, dnnl_convolution_direct, &source, &weightsAny, &biasDescriptor,
+                                &destination, dims([1, 1]), dims([0, 0]), dims([0, 0])),
+                                "describing int8 linear layer '\(layer.name)' as a convolution")
+                            return (try PrimitiveDescriptor(&desc, attributes: attributes, engine: engine,
+                                                            what: "int8 linear layer '\(layer.name)' as a convolution"),
+                                    try MemoryDescriptor(weightShape, dnnl_oihw, type: dnnl_s8))
+                        }
+                    }
+                    let candidates = try (linearForm.flatMap { forms.contains($0) ? [$0] : nil } ?? forms).map { ($0, try describe($0)) }
+                    let fastest = candidates.count == 1 ? 0 : try Self.fastest(candidates.map(\.1.0), engine: engine)
+                    let (form, (chosen, weightsDescriptor)) = candidates[fastest]
+                    chosenLinearForms[layer.name] = form
+                    pd = chosen
+                    plainWeights = weightsDescriptor
+                    if form == .convolution, let sourceView {
+                        current.activation = try Activation(viewing: current.activation, as: sourceView, engine: engine)
+                        keep.append(current.activation)
+                    }
                 }
                 let (source, _) = try integers(current, as: pd.source, name: currentName)
                 // Weights: the quantized plain tensor, reordered once into the kernel's layout
@@ -316,6 +369,36 @@ public final class Int8Plan: Plan {
         for primitive in setup { primitive.execute(engine) }
         engine.wait()
         return Compiled(primitives: primitives, logits: logits!, keep: keep + setup)
+    }
+
+    /// The index of the primitive that runs fastest on scratch data (the best of three runs
+    /// after one untimed).
+    private static func fastest(_ candidates: [PrimitiveDescriptor], engine: DNNLEngine) throws -> Int {
+        var best = (index: 0, seconds: Double.infinity)
+        for (index, pd) in candidates.enumerated() {
+            var storages: [RawStorage] = []
+            func memory(_ descriptor: MemoryDescriptor) throws -> Memory {
+                let storage = RawStorage(byteCount: max(descriptor.byteCount, 1))
+                storage.pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(descriptor.byteCount, 1))
+                storages.append(storage)
+                return try Memory(descriptor, engine: engine, pointer: storage.pointer)
+            }
+            let outputs = pd.destination.shape[1]
+            let primitive = try BoundPrimitive(pd, name: "timing", arguments: [
+                (CDNNL_ARG_SRC, try memory(pd.source)), (CDNNL_ARG_WEIGHTS, try memory(pd.weights)),
+                (CDNNL_ARG_BIAS, try memory(try MemoryDescriptor.plain([outputs]))), (CDNNL_ARG_DST, try memory(pd.destination)),
+                (CDNNL_ARG_SCRATCHPAD, try memory(pd.scratchpad))])
+            let clock = ContinuousClock()
+            for run in 0..<4 {
+                let start = clock.now
+                primitive.execute(engine)
+                engine.wait()
+                let elapsed = clock.now - start
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+                if run > 0, seconds < best.seconds { best = (index, seconds) }
+            }
+        }
+        return best.index
     }
 
     /// The layer's f32 weights `[outputs, ...]` and bias (zeros without one).
