@@ -191,8 +191,10 @@ public final class Int8Plan: Plan {
                                   parameters: parameters, gradients: gradients, state: state)
         var primitives: [BoundPrimitive] = []
         var keep: [AnyObject] = []
-        /// Runs once now (weights) rather than every pass.
+        /// Runs once now (weights) rather than every pass; freed, with what only it reads (the
+        /// plain s8 weights), once it has run.
         var setup: [BoundPrimitive] = []
+        var setupOnly: [AnyObject] = []
 
         func threshold(_ name: String) -> Float { ranges.thresholds[name]! }
         func integerType(unsigned: Bool) -> dnnl_data_type_t { unsigned ? dnnl_u8 : dnnl_s8 }
@@ -313,7 +315,8 @@ public final class Int8Plan: Plan {
                 _ = biasStorage.floats(outputs).update(fromContentsOf: scaledBias)
                 let biasMemory = try Memory(try MemoryDescriptor.plain([outputs]), engine: engine, pointer: biasStorage.pointer)
                 let output = try Activation(pd.destination, engine: engine)
-                keep += [plainStorage, plainMemory, kernelWeights, biasStorage, biasMemory, output]
+                setupOnly += [plainStorage, plainMemory]
+                keep += [kernelWeights, biasStorage, biasMemory, output]
                 primitives.append(try builder.primitive(pd, name: "int8 \(layer.name)", [
                     (CDNNL_ARG_SRC, source.memory), (CDNNL_ARG_WEIGHTS, kernelWeights.memory),
                     (CDNNL_ARG_BIAS, biasMemory), (CDNNL_ARG_DST, output.memory)]))
@@ -368,7 +371,8 @@ public final class Int8Plan: Plan {
         keep.append(contentsOf: try builder.bindSharedBuffers() as [AnyObject])
         for primitive in setup { primitive.execute(engine) }
         engine.wait()
-        return Compiled(primitives: primitives, logits: logits!, keep: keep + setup)
+        withExtendedLifetime(setupOnly) {}
+        return Compiled(primitives: primitives, logits: logits!, keep: keep)
     }
 
     /// The index of the primitive that runs fastest on scratch data (the best of three runs
