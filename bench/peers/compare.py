@@ -11,7 +11,8 @@ over the better peer: images/s for training and inference (higher is better), mi
 batch-1 latency (lower is better). Build ours first: swift build -c release.
 
 --int8 adds, for inference configurations, ours in int8 (`--precision int8`) and ONNX Runtime
-in float32 and in its own static int8 (ort_bench.py; pip install onnxruntime onnx), and takes
+in float32 and in its own static int8 (ort_bench.py; pip install onnxruntime onnx) and PyTorch's
+x86 int8 (pytorch_bench.py --int8), and takes
 the ratio of ours in int8 over the best peer in any precision.
 """
 import argparse
@@ -63,6 +64,7 @@ def main():
             runners["ours-int8"] = [OURS, "bench", "--precision", "int8"] + common
             runners["ort"] = [python, os.path.join(HERE, "ort_bench.py")] + common
             runners["ort-int8"] = [python, os.path.join(HERE, "ort_bench.py"), "--int8"] + common
+            runners["pytorch-int8"] = [python, os.path.join(HERE, "pytorch_bench.py"), "--int8"] + common
         results = {name: [] for name in runners}
         for _ in range(args.passes):
             for name, command in runners.items():
@@ -96,14 +98,14 @@ def main():
             json.dump(everything, file, indent=1)
     unit = lambda mode: "ms" if mode == "latency" else "img/s"
     if args.int8:
-        print("| configuration | ours float32 | ours int8 | PyTorch | PyTorch channels-last | Keras NHWC | ORT float32 | ORT int8 | ratio ours int8 vs best peer |")
-        print("|---|---|---|---|---|---|---|---|---|")
+        print("| configuration | ours float32 | ours int8 | PyTorch | PyTorch channels-last | Keras NHWC | ORT float32 | ORT int8 | PyTorch x86 int8 | ratio ours int8 vs best peer |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for config, median, best, ratio in rows:
             mode = config.split(":")[1]
             key = "millisecondsMedian" if mode == "latency" else "imagesPerSecond"
             cell = lambda n: f"{median[n][key]:.1f}" if n in median else "-"
             ratio_text = f"{ratio:.2f}x ({'time' if mode == 'latency' else 'speed'} vs {best})" if ratio else ""
-            print(f"| {config} ({unit(mode)}) | " + " | ".join(cell(n) for n in ("ours", "ours-int8", "pytorch", "pytorch-cl", "keras", "ort", "ort-int8"))
+            print(f"| {config} ({unit(mode)}) | " + " | ".join(cell(n) for n in ("ours", "ours-int8", "pytorch", "pytorch-cl", "keras", "ort", "ort-int8", "pytorch-int8"))
                   + f" | {ratio_text} |")
         return
     print(f"| configuration | ours | PyTorch | PyTorch channels-last | Keras NHWC | ratio vs better peer | peak memory ours / PyTorch |")

@@ -5,6 +5,11 @@
 
 Models mirror Sources/AlexNetNetwork/Zoo.swift layer for layer. LRN uses PyTorch's alpha/size
 convention, so the paper's alpha 1e-4 is passed as 5e-4. Not part of the tests.
+
+--int8 (inference only) times PyTorch's own x86 int8: FX graph mode post-training static
+quantization with the "x86" backend's default qconfig (per-channel s8 weights, u8 activations,
+histogram observers), calibrated on four random batches, batch norm fused, channels-last input
+as the x86 (fbgemm/oneDNN) kernels prefer; LRN, which has no quantized kernel, stays in float.
 """
 
 from peer_common import MACS, batch_size, measure_and_report, parser
@@ -77,6 +82,7 @@ assert set(MODELS) == set(MACS)
 def main():
     arguments = parser(__doc__)
     arguments.add_argument("--channels-last", action="store_true", help="NHWC memory format")
+    arguments.add_argument("--int8", action="store_true", help="PyTorch's x86 int8 (FX post-training static quantization)")
     arguments.add_argument("--freeze-features", action="store_true",
                            help="train with the convolutions frozen (requires_grad False), as `alexnet bench --freeze 'features.*'`")
     args = arguments.parse_args()
@@ -98,6 +104,20 @@ def main():
     optimizer = torch.optim.SGD(trainable, lr=1e-4, momentum=0.9, weight_decay=5e-4)
     loss_fn = nn.CrossEntropyLoss()
 
+    if args.int8:
+        if args.mode == "train":
+            arguments.error("--int8 times inference only")
+        from torch.ao.quantization import get_default_qconfig_mapping
+        from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+        torch.backends.quantized.engine = "x86"
+        model.eval()
+        x = x.contiguous(memory_format=torch.channels_last)
+        prepared = prepare_fx(model, get_default_qconfig_mapping("x86"), example_inputs=(x,))
+        with torch.inference_mode():
+            for _ in range(4):
+                prepared(torch.rand_like(x).contiguous(memory_format=torch.channels_last))
+        model = convert_fx(prepared)
+
     if args.mode == "train":
         model.train()
 
@@ -113,7 +133,7 @@ def main():
             with torch.inference_mode():
                 model(x)
 
-    framework = "pytorch " + torch.__version__ + (" channels-last" if args.channels_last else "") + (
+    framework = "pytorch " + torch.__version__ + (" channels-last" if args.channels_last else "") + (" x86 int8" if args.int8 else "") + (
         " features frozen" if args.freeze_features else "")
     measure_and_report(args, framework, batch, step)
 
