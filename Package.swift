@@ -48,9 +48,11 @@ let package = Package(
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c"),
         .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
+        // Hand-declared prototypes of NVIDIA's libraries, opened with dlopen at run time.
+        .systemLibrary(name: "CCUDA", path: "Sources/CCUDA"),
         // The Backend protocol, the plain-Swift reference backend (the oracle), and the cpu
         // backend on oneDNN.
-        .target(name: "AlexNetBackends", dependencies: ["AlexNetCore", "AlexNetNetwork", "CDNNL"], swiftSettings: optimized),
+        .target(name: "AlexNetBackends", dependencies: ["AlexNetCore", "AlexNetNetwork", "CDNNL", "CCUDA"], swiftSettings: optimized),
         // Datasets (IDX with gzip, CIFAR-10 and its tar.gz, image folders), their download,
         // image transforms, the prefetching loader.
         .target(name: "AlexNetData", dependencies: ["AlexNetCore", "CZlib", "CPNG", "CTurboJPEG", "CCrypto"], swiftSettings: optimized),

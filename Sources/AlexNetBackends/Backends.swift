@@ -40,6 +40,13 @@ public enum Backends {
         Entry(name: "reference", summary: "the layers' plain-Swift math: slow, the oracle", precisions: [.float32]) { _ in
             ReferenceBackend()
         },
+        // Finds the driver, the GPU, NVRTC, cuBLASLt and cuDNN at run time and says which is
+        // missing; the plans themselves are not written yet (issue 17), so even a machine with
+        // all of them gets an error naming what it found.
+        Entry(name: "cuda", summary: "an NVIDIA GPU through cuDNN and cuBLASLt: not written yet", precisions: [.float32]) { _ in
+            let machine = try CUDALibraries.probe()
+            throw CUDAUnavailable("found \(machine.summary), but the cuda backend's plans are not written yet (issue 17)")
+        },
     ]
 
     public static var names: [String] { all.map(\.name) }
