@@ -163,8 +163,8 @@ public enum QuantizedModel {
     public static func onnxQuantization(of network: ResolvedNetwork, ranges: ActivationRanges) throws -> ONNXExport.Quantization {
         var steps: [String: ONNXExport.Quantization.Step] = [:]
         for (name, isUnsigned) in try Int8Plan.quantizedTensors(of: network) {
-            guard let threshold = ranges.thresholds[name] else { throw Int8PlanError.missingRange(name) }
-            steps[name] = .init(scale: threshold / (isUnsigned ? 255 : 127), isUnsigned: isUnsigned)
+            guard let scale = ranges.step(name, isUnsigned: isUnsigned) else { throw Int8PlanError.missingRange(name) }
+            steps[name] = .init(scale: scale, isUnsigned: isUnsigned)
         }
         return ONNXExport.Quantization(steps: steps)
     }

@@ -15,6 +15,11 @@ public struct ActivationRanges: Codable, Sendable, Equatable {
         self.method = method
         self.thresholds = thresholds
     }
+
+    /// The real value of one integer step of tensor `name` (nil without a threshold).
+    public func step(_ name: String, isUnsigned: Bool) -> Float? {
+        thresholds[name].map { $0 / (isUnsigned ? 255 : 127) }
+    }
 }
 
 /// A network an int8 plan cannot run, or ranges that do not fit it.
@@ -196,9 +201,8 @@ public final class Int8Plan: Plan {
         var setup: [BoundPrimitive] = []
         var setupOnly: [AnyObject] = []
 
-        func threshold(_ name: String) -> Float { ranges.thresholds[name]! }
         func integerType(unsigned: Bool) -> dnnl_data_type_t { unsigned ? dnnl_u8 : dnnl_s8 }
-        func stepSize(_ name: String, unsigned: Bool) -> Float { threshold(name) / (unsigned ? 255 : 127) }
+        func stepSize(_ name: String, unsigned: Bool) -> Float { ranges.step(name, isUnsigned: unsigned)! }
 
         /// `current` as integers in `descriptor`'s layout, quantizing f32 with `name`'s range.
         func integers(_ current: Current, as descriptor: MemoryDescriptor, name: String) throws -> (Activation, Float) {

@@ -201,7 +201,7 @@ private struct GraphBuilder {
         }
         currentStep = step
         let type: ElementType = step.isUnsigned ? .uint8 : .int8
-        initializer("\(layer).output_scale", shape: [], type: .float, bytes: bytes(of: [step.scale]))
+        [step.scale].withUnsafeBufferPointer { initializer("\(layer).output_scale", shape: [], values: $0) }
         initializer("\(layer).output_zero_point", shape: [], type: type, bytes: [0])
         node("QuantizeLinear", name: "\(layer).quantize", inputs: [value, "\(layer).output_scale", "\(layer).output_zero_point"],
              output: "\(layer).quantized")
@@ -218,7 +218,7 @@ private struct GraphBuilder {
         let outputs = weight.spec.shape[0]
         let (q, scales) = SymmetricInt8.perOutputChannel(Array(tensor(weight)), outputs: outputs)
         initializer("\(weight.name)_quantized", shape: weight.spec.shape, type: .int8, bytes: bytes(of: q))
-        initializer("\(weight.name)_scale", shape: [outputs], type: .float, bytes: bytes(of: scales))
+        scales.withUnsafeBufferPointer { initializer("\(weight.name)_scale", shape: [outputs], values: $0) }
         initializer("\(weight.name)_zero_point", shape: [outputs], type: .int8, bytes: [UInt8](repeating: 0, count: outputs))
         node("DequantizeLinear", name: "\(weight.name).dequantize",
              inputs: ["\(weight.name)_quantized", "\(weight.name)_scale", "\(weight.name)_zero_point"], output: weight.name, [int("axis", 0)])
@@ -232,7 +232,7 @@ private struct GraphBuilder {
         let values = tensor(bias)
         let integers = (0..<outputs).map { Int32(max(-2.1e9, min(2.1e9, (values[$0] / biasScales[$0]).rounded()))) }
         initializer("\(bias.name)_quantized", shape: [outputs], type: .int32, bytes: bytes(of: integers))
-        initializer("\(bias.name)_scale", shape: [outputs], type: .float, bytes: bytes(of: biasScales))
+        biasScales.withUnsafeBufferPointer { initializer("\(bias.name)_scale", shape: [outputs], values: $0) }
         node("DequantizeLinear", name: "\(bias.name).dequantize", inputs: ["\(bias.name)_quantized", "\(bias.name)_scale"],
              output: bias.name, [int("axis", 0)])
     }
@@ -257,13 +257,7 @@ private struct GraphBuilder {
     }
 
     mutating func initializer(_ name: String, shape: [Int], values: UnsafeBufferPointer<Float>) {
-        var t = Onnx_TensorProto()
-        t.name = name
-        t.dims = shape.map(Int64.init)
-        t.dataType = Int32(Onnx_TensorProto.DataType.float.rawValue)
-        // raw_data is little-endian float32, which is this machine's layout.
-        t.rawData = Data(buffer: values)
-        graph.initializer.append(t)
+        initializer(name, shape: shape, type: .float, bytes: Array(UnsafeRawBufferPointer(values)))
     }
 
     mutating func initializer(_ name: String, int64s: [Int]) {
