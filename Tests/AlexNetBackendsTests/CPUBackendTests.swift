@@ -7,11 +7,11 @@ import Testing
 /// compares logits, loss and every parameter gradient.
 func expectParity(_ network: Network, batch: Int = 4, seed: UInt64 = 7, forwardTolerance: (atol: Float, rtol: Float) = (1e-5, 1e-4),
                   gradientTolerance: (atol: Float, rtol: Float) = (1e-5, 1e-3), gradientNormTolerance: Double? = nil,
-                  winograd: Bool = true,
+                  winograd: Bool = true, spaceToDepth: CPUBackend.SpaceToDepth = .whereFaster,
                   sourceLocation: SourceLocation = #_sourceLocation) throws {
     let resolved = try network.resolved()
     let reference = try ReferenceBackend().makePlan(for: resolved, batchSize: batch, seed: seed)
-    let cpu = try CPUBackend(threads: 2, winograd: winograd).makePlan(for: resolved, batchSize: batch, seed: seed)
+    let cpu = try CPUBackend(threads: 2, winograd: winograd, spaceToDepth: spaceToDepth).makePlan(for: resolved, batchSize: batch, seed: seed)
     #expect(reference.parameters.array == cpu.parameters.array, sourceLocation: sourceLocation)
     let input = Tensor(randomUniform: [batch] + resolved.inputShape.dimensions, seed: seed &+ 1)
     let classes = resolved.outputShape.elementCount
@@ -118,6 +118,38 @@ func probe(_ layer: any Layer, input: Shape = Shape(channels: 3, height: 9, widt
         network.initialization = .pytorch
         try expectParity(network, batch: 2, seed: 1, forwardTolerance: (1e-4, 1e-3), gradientNormTolerance: winograd ? 1e-2 : 1e-3,
                          winograd: winograd)
+    }
+
+    /// The first convolution rewritten as a stride-1 convolution over a space-to-depth view of
+    /// its input (what the cpu backend does where oneDNN has no jit kernel for the original, as
+    /// AlexNet's conv1 on AVX2), forced on here so every machine checks it: AlexNet's 11x11
+    /// stride 4 on 3 channels (kernel not a multiple of the stride, padding 2), d2l's on one
+    /// channel (padding 1), quick's 5x5 stride 2 (4 rearranged channels, fewer than a block),
+    /// and one without padding on a size the stride does not divide.
+    @Test(arguments: [(3, 11, 4, 2, 39), (1, 11, 4, 1, 36), (1, 5, 2, 2, 17), (2, 7, 3, 0, 26)])
+    func spaceToDepthFirstConvolution(channels: Int, kernel: Int, stride: Int, padding: Int, size: Int) throws {
+        let network = Network(name: "s2d", inputShape: Shape(channels: channels, height: size, width: size), layers: [
+            NamedLayer("conv1", Convolution(outputChannels: 16, kernelSize: kernel, stride: stride, padding: padding)),
+            NamedLayer("relu1", ReLU()),
+            NamedLayer("pool1", MaxPool(kernelSize: 3, stride: 2)),
+            NamedLayer("conv2", Convolution(outputChannels: 8, kernelSize: 3, padding: 1)),
+            NamedLayer("flatten", Flatten()),
+            NamedLayer("fc", Linear(outputFeatures: 5)),
+        ], initialization: .pytorch)
+        try expectParity(network, batch: 3, gradientNormTolerance: 1e-4, spaceToDepth: .always)
+        let resolved = try network.resolved()
+        let plan = try #require(try CPUBackend(threads: 2, spaceToDepth: .always).makePlan(for: resolved, batchSize: 3, seed: 2) as? any ProfilingPlan)
+        #expect(plan.timings.first?.implementation.hasPrefix("space-to-depth + ") == true, "\(plan.timings.map(\.implementation))")
+        // An inference plan rearranges its weights when the parameters change, not per call.
+        let inference = try CPUBackend(threads: 2, spaceToDepth: .always).makePlan(for: resolved, batchSize: 3, mode: .inference, seed: 2)
+        let direct = try CPUBackend(threads: 2, spaceToDepth: .never).makePlan(for: resolved, batchSize: 3, mode: .inference, seed: 2)
+        let input = Tensor(randomUniform: [3, channels, size, size], seed: 4)
+        #expect(Comparison(try inference.infer(input), try direct.infer(input), atol: 1e-5, rtol: 1e-4).isClose)
+        for plan in [inference, direct] {
+            _ = plan.parameters.view(offset: 0, count: 5).update(repeating: 0.25)
+            plan.copyFromHost()
+        }
+        #expect(Comparison(try inference.infer(input), try direct.infer(input), atol: 1e-5, rtol: 1e-4).isClose, "after new parameters")
     }
 
     @Test func tinyAlexNetWithFusedReLUs() throws {

@@ -19,10 +19,24 @@ public struct CPUBackend: Backend {
     /// slightly larger rounding error (parity tests bound it). False runs every convolution
     /// direct, as PyTorch and TensorFlow do on CPUs.
     public var winograd: Bool
+    /// When the first convolution runs as a stride-1 convolution over a space-to-depth view of
+    /// its input (`SpaceToDepthConvolution`).
+    public var spaceToDepth: SpaceToDepth
 
-    public init(threads: Int? = nil, winograd: Bool = true) {
+    /// When to rewrite the first convolution with space-to-depth.
+    public enum SpaceToDepth: Sendable {
+        /// Where oneDNN has no jit kernel for the original (its forward would be gemm-based or
+        /// a reference kernel, as conv1 of AlexNet on AVX2) and has one for the rewrite.
+        case whereFaster
+        /// Whenever the rewrite applies (strided, ungrouped, kernel wider than the stride): tests.
+        case always
+        case never
+    }
+
+    public init(threads: Int? = nil, winograd: Bool = true, spaceToDepth: SpaceToDepth = .whereFaster) {
         self.threads = threads
         self.winograd = winograd
+        self.spaceToDepth = spaceToDepth
     }
 
     public var description: String {
@@ -34,7 +48,8 @@ public struct CPUBackend: Backend {
     public static var coreCount: Int { max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))) }
 
     public func makePlan(for network: ResolvedNetwork, batchSize: Int, mode: PlanMode, seed: UInt64) throws -> any Plan {
-        try CPUPlan(network: network, batchSize: batchSize, seed: seed, mode: mode, threads: threads, winograd: winograd)
+        try CPUPlan(network: network, batchSize: batchSize, seed: seed, mode: mode, threads: threads, winograd: winograd,
+                    spaceToDepth: spaceToDepth)
     }
 }
 
@@ -64,7 +79,8 @@ public final class CPUPlan: ProfilingPlan {
     /// Logits `[N, classes]` in plain layout.
     private var logits: Activation { operations.last?.output ?? input }
 
-    init(network: ResolvedNetwork, batchSize: Int, seed: UInt64, mode: PlanMode, threads: Int?, winograd: Bool) throws {
+    init(network: ResolvedNetwork, batchSize: Int, seed: UInt64, mode: PlanMode, threads: Int?, winograd: Bool,
+         spaceToDepth: CPUBackend.SpaceToDepth = .whereFaster) throws {
         guard batchSize > 0 else { throw PlanError.batchSize(batchSize) }
         try MemoryBudget.check(network, batchSize: batchSize, mode: mode)
         self.network = network
@@ -80,14 +96,18 @@ public final class CPUPlan: ProfilingPlan {
         state = FloatBuffer(count: network.layout.stateCount)
         let builder = PlanBuilder(engine: engine, batchSize: batchSize, isTraining: isTraining, winograd: winograd,
                                   parameters: parameters, gradients: gradients, state: state)
+        builder.threads = self.threads
+        builder.spaceToDepth = spaceToDepth
         input = try Activation(try MemoryDescriptor.plain([batchSize] + network.inputShape.dimensions), engine: engine)
         operations = try Self.lower(network, input: input, builder: builder, inputGradient: mode == .attribution)
         // Backward runs down to the operation holding the lowest layer that trains (all of
         // them in attribution plans, which want the input's gradient); that one computes no
         // input gradient. Frozen layers above it pass gradients on but compute none of their own.
+        // (Attribution plans start at operation 0 itself: a layout reorder in front of a first
+        // pooling holds no layer of its own, and the rule would skip it.)
         let lowest = mode == .training ? network.firstTrainedLayer ?? network.layers.count : 0
         let lowered = operations
-        let backwardStart = lowered.indices.first { k in
+        let backwardStart = mode == .attribution ? 0 : lowered.indices.first { k in
             (k + 1 < lowered.count ? lowered[k + 1].firstLayer : network.layers.count) > lowest
         } ?? lowered.count
         self.backwardStart = backwardStart
@@ -117,18 +137,32 @@ public final class CPUPlan: ProfilingPlan {
         var current = input
         var index = 0
         let layers = network.layers
-        /// `current` in the channel-blocked layout, through a `LayoutOperation` when it is plain
-        /// (inference plans).
+        /// `current` in the channel-blocked layout, through a `LayoutOperation` when it is plain.
         func blocked(_ current: Activation) throws -> Activation {
-            // Inference plans only: with the reorder in training plans, a data-parallel run
-            // interrupted under load crashed with a corrupted heap (not yet understood).
-            guard !builder.isTraining, current.shape.count == 4,
-                  current.descriptor == (try MemoryDescriptor.plain(current.shape)) else { return current }
+            guard current.shape.count == 4, current.descriptor == (try MemoryDescriptor.plain(current.shape)) else { return current }
             let layout = try LayoutOperation(name: "\(layers[index].name) layout", input: current,
                                              to: try MemoryDescriptor.channelBlocked(current.shape), builder: builder)
             layout.firstLayer = layers[index].index
             operations.append(layout)
             return layout.output
+        }
+        /// The first convolution, as a `SpaceToDepthConvolution` where `builder.spaceToDepth` asks
+        /// for it: `.whereFaster` when oneDNN would run the original on a gemm-based or reference
+        /// kernel and runs the rewrite on a jit one.
+        func firstConvolution(_ conv: Convolution, fusedReLU: String?) throws -> CPUOperation {
+            let layer = layers[index]
+            func original() throws -> ConvolutionOperation {
+                try ConvolutionOperation(layer, fusedReLU: fusedReLU, input: current, builder: builder, isFirst: true)
+            }
+            guard builder.spaceToDepth != .never, SpaceToDepthConvolution.applies(to: layer.layer as! Convolution) else { return try original() }
+            func isSlow(_ implementation: String) -> Bool { implementation.contains("gemm") || implementation.hasPrefix("ref") }
+            if builder.spaceToDepth == .always {
+                return try SpaceToDepthConvolution(layer, fusedReLU: fusedReLU, input: current, builder: builder)
+            }
+            let plain = try original()
+            guard isSlow(plain.forwardImplementation) else { return plain }
+            let rewrite = try SpaceToDepthConvolution(layer, fusedReLU: fusedReLU, input: current, builder: builder)
+            return isSlow(rewrite.forwardImplementation) ? plain : rewrite
         }
         while index < layers.count {
             let layer = layers[index]
@@ -138,9 +172,12 @@ public final class CPUPlan: ProfilingPlan {
             let isPlain = current.descriptor == plainCurrent
             let operation: CPUOperation?
             switch layer.layer {
-            case is Convolution:
-                operation = try ConvolutionOperation(layer, fusedReLU: fusedName, input: current, builder: builder,
-                                                     isFirst: operations.isEmpty && !inputGradient)
+            case let conv as Convolution:
+                if operations.isEmpty && !inputGradient {
+                    operation = try firstConvolution(conv, fusedReLU: fusedName)
+                } else {
+                    operation = try ConvolutionOperation(layer, fusedReLU: fusedName, input: current, builder: builder, isFirst: false)
+                }
                 if nextIsReLU { index += 1 }
             case is Linear where isPlain:
                 operation = try LinearOperation(layer, fusedReLU: fusedName, input: current, builder: builder)

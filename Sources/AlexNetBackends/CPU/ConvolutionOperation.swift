@@ -25,7 +25,11 @@ final class ConvolutionOperation: CPUOperation {
     private var implementations: [String] = []
     private var keep: [AnyObject] = []
 
-    init(_ layer: ResolvedLayer, fusedReLU: String?, input: Activation, builder: PlanBuilder, isFirst: Bool) throws {
+    /// `ownWeights`: read the (plain OIHW) weights from, and write their gradient to, these
+    /// buffers from offset 0 instead of the layer's slot in the plan's flat buffers (a
+    /// `SpaceToDepthConvolution` keeps its rearranged weights there); the bias stays in its slot.
+    init(_ layer: ResolvedLayer, fusedReLU: String?, input: Activation, builder: PlanBuilder, isFirst: Bool,
+         ownWeights: (values: FloatBuffer, gradient: FloatBuffer)? = nil) throws {
         let conv = layer.layer as! Convolution
         let engine = builder.engine
         let n = builder.batchSize
@@ -121,7 +125,8 @@ final class ConvolutionOperation: CPUOperation {
 
         // Weights: the flat OIHW tensor, or a blocked copy refreshed before each forward.
         let weightSlot = layer.slots[0]
-        let flatWeights = try builder.memory(plainWeights, on: builder.parameters, offset: weightSlot.offset)
+        let flatWeights = try builder.memory(plainWeights, on: ownWeights?.values ?? builder.parameters,
+                                             offset: ownWeights == nil ? weightSlot.offset : 0)
         var weights = flatWeights
         if forwardPD.weights != plainWeights {
             let blocked = try Activation(forwardPD.weights, engine: engine)
@@ -174,6 +179,7 @@ final class ConvolutionOperation: CPUOperation {
         }
         self.flatWeightsDescriptor = plainWeights
         self.layer = layer
+        self.ownWeightGradient = ownWeights?.gradient
     }
 
     // Backward primitives are created in `prepareBackward`, once the plan has given us our gradient memories.
@@ -184,6 +190,7 @@ final class ConvolutionOperation: CPUOperation {
     private var weightsForData: Memory?
     private var flatWeightsDescriptor: MemoryDescriptor?
     private var layer: ResolvedLayer?
+    private var ownWeightGradient: FloatBuffer?
 
     /// The algorithms to try, best first: Winograd where it pays, then direct. Measured here:
     /// it pays in training on maps of at least 8x8 (AlexNet's 13x13, d2l's 12x12: conv3-5 ~1.6x
@@ -215,7 +222,8 @@ final class ConvolutionOperation: CPUOperation {
             reluBackward = try builder.primitive(reluBackwardPD, name: "\(name) ReLU backward", [
                 (CDNNL_ARG_DST, output.memory), (CDNNL_ARG_DIFF_DST, diffOutput), (CDNNL_ARG_DIFF_SRC, diffOutput)])
         }
-        let flatGradient = try builder.memory(flatWeightsDescriptor, on: builder.gradients, offset: layer.slots[0].offset)
+        let flatGradient = try builder.memory(flatWeightsDescriptor, on: ownWeightGradient ?? builder.gradients,
+                                              offset: ownWeightGradient == nil ? layer.slots[0].offset : 0)
         var weightGradient = flatGradient
         if backwardWeightsPD.diffWeights != flatWeightsDescriptor {
             let blocked = try Activation(backwardWeightsPD.diffWeights, engine: engine)
@@ -269,4 +277,6 @@ final class ConvolutionOperation: CPUOperation {
     }
 
     override var implementation: String { implementations.joined(separator: " / ") }
+    /// The forward kernel oneDNN chose (`jit:avx2`, `gemm:jit`, ...).
+    var forwardImplementation: String { forwardPD.implementation }
 }

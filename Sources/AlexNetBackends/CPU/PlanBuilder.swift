@@ -10,6 +10,10 @@ final class PlanBuilder {
     let isTraining: Bool
     /// Whether 3x3 stride-1 convolutions may use Winograd.
     let winograd: Bool
+    /// Threads for work the plan does itself (`SpaceToDepthConvolution`'s rearranging).
+    var threads = 1
+    /// When the first convolution is rewritten with space-to-depth.
+    var spaceToDepth = CPUBackend.SpaceToDepth.whereFaster
     let parameters: FloatBuffer
     let gradients: FloatBuffer
     let state: FloatBuffer
