@@ -25,8 +25,10 @@ public struct CPUBackend: Backend {
 
     /// When to rewrite the first convolution with space-to-depth.
     public enum SpaceToDepth: Sendable {
-        /// Where oneDNN has no jit kernel for the original (its forward would be gemm-based or
-        /// a reference kernel, as conv1 of AlexNet on AVX2) and has one for the rewrite.
+        /// Where oneDNN has no fast kernel for the original and has a jit one for the rewrite:
+        /// its forward would be gemm-based or a reference kernel (AlexNet's conv1 on AVX2), or,
+        /// in training, its weight gradient would need the source reordered first (the `quick`
+        /// preset's one-channel conv1 on AVX2: 42 ms a step at batch 128, 8.5 ms rewritten).
         case whereFaster
         /// Whenever the rewrite applies (strided, ungrouped, kernel wider than the stride): tests.
         case always
@@ -147,8 +149,7 @@ public final class CPUPlan: ProfilingPlan {
             return layout.output
         }
         /// The first convolution, as a `SpaceToDepthConvolution` where `builder.spaceToDepth` asks
-        /// for it: `.whereFaster` when oneDNN would run the original on a gemm-based or reference
-        /// kernel and runs the rewrite on a jit one.
+        /// for it (see `CPUBackend.SpaceToDepth.whereFaster`).
         func firstConvolution(_ conv: Convolution, fusedReLU: String?) throws -> CPUOperation {
             let layer = layers[index]
             func original() throws -> ConvolutionOperation {
@@ -160,7 +161,7 @@ public final class CPUPlan: ProfilingPlan {
                 return try SpaceToDepthConvolution(layer, fusedReLU: fusedReLU, input: current, builder: builder)
             }
             let plain = try original()
-            guard isSlow(plain.forwardImplementation) else { return plain }
+            guard isSlow(plain.forwardImplementation) || plain.reordersSourceForWeightGradient else { return plain }
             let rewrite = try SpaceToDepthConvolution(layer, fusedReLU: fusedReLU, input: current, builder: builder)
             return isSlow(rewrite.forwardImplementation) ? plain : rewrite
         }

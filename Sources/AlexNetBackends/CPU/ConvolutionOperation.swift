@@ -279,4 +279,7 @@ final class ConvolutionOperation: CPUOperation {
     override var implementation: String { implementations.joined(separator: " / ") }
     /// The forward kernel oneDNN chose (`jit:avx2`, `gemm:jit`, ...).
     var forwardImplementation: String { forwardPD.implementation }
+    /// Whether the weight gradient needs its source reordered first (no fast kernel took the
+    /// forward's layout: a one-channel first layer on AVX2).
+    var reordersSourceForWeightGradient: Bool { weightGradientSourceReorder != nil }
 }
