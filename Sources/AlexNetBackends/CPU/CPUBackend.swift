@@ -155,7 +155,7 @@ public final class CPUPlan: ProfilingPlan {
             func original() throws -> ConvolutionOperation {
                 try ConvolutionOperation(layer, fusedReLU: fusedReLU, input: current, builder: builder, isFirst: true)
             }
-            guard builder.spaceToDepth != .never, SpaceToDepthConvolution.applies(to: layer.layer as! Convolution) else { return try original() }
+            guard builder.spaceToDepth != .never, SpaceToDepthConvolution.applies(to: conv) else { return try original() }
             func isSlow(_ implementation: String) -> Bool { implementation.contains("gemm") || implementation.hasPrefix("ref") }
             if builder.spaceToDepth == .always {
                 return try SpaceToDepthConvolution(layer, fusedReLU: fusedReLU, input: current, builder: builder)
