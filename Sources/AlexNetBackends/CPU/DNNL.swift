@@ -79,11 +79,16 @@ struct MemoryDescriptor: Equatable {
 
     static func any(_ shape: [Int]) throws -> MemoryDescriptor { try MemoryDescriptor(shape, dnnl_format_tag_any) }
 
+    /// Channels per block in `channelBlocked`: the machine's vector width in floats.
+    static var channelBlock: Int {
+        let avx512 = dnnl_cpu_isa_avx512_core.rawValue
+        return dnnl_get_effective_cpu_isa().rawValue & avx512 == avx512 ? 16 : 8
+    }
+
     /// NCHW with channels in blocks of the machine's vector width: nChw16c with AVX-512,
     /// nChw8c otherwise (what oneDNN's own jit kernels choose).
     static func channelBlocked(_ shape: [Int]) throws -> MemoryDescriptor {
-        let avx512 = dnnl_cpu_isa_avx512_core.rawValue
-        return try MemoryDescriptor(shape, dnnl_get_effective_cpu_isa().rawValue & avx512 == avx512 ? dnnl_nChw16c : dnnl_nChw8c)
+        try MemoryDescriptor(shape, channelBlock == 16 ? dnnl_nChw16c : dnnl_nChw8c)
     }
 
     /// Bytes needed, padding of blocked layouts included.

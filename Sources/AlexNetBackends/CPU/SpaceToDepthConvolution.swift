@@ -1,6 +1,5 @@
 import AlexNetCore
 import AlexNetNetwork
-import CDNNL
 import Dispatch
 
 /// The first convolution of a network, rewritten as a stride-1 convolution over a space-to-depth
@@ -14,7 +13,8 @@ import Dispatch
 /// zero outside the image) convolved with a `ceil(k / s)`-square kernel at stride 1 and no
 /// padding gives the same output. The kernel is the original one cut into the same blocks, with
 /// zeros where a block reaches past `k` (11 = 3 blocks of 4 minus one row and column: 19% more
-/// multiplications than the original, on a kernel that runs ~2.5x faster).
+/// multiplications than the original; torchvision's conv1 forward still went from 44-55 to 98
+/// GFLOP/s of the original's work on a Zen 3, BENCHMARKS.md "Training on AVX2").
 ///
 /// Each training forward rearranges the weights into a private buffer (an inference plan does
 /// it when the parameters change); backward computes the rearranged weight gradient and folds it
@@ -25,13 +25,11 @@ final class SpaceToDepthConvolution: CPUOperation {
     private let stride: Int, kernel: Int, padding: Int, blocks: Int
     private let channels: Int, height: Int, width: Int, outputChannels: Int
     /// The rearranged input's block grid and its layout: channels in groups of `channelBlock`
-    /// (1 for plain NCHW, 8 or 16 for oneDNN's nChw8c / nChw16c).
+    /// (oneDNN's nChw8c or nChw16c, `MemoryDescriptor.channelBlocked`).
     private let blockHeight: Int, blockWidth: Int, channelBlock: Int
     private let rearranged: Activation
     private let weights: FloatBuffer, weightGradient: FloatBuffer
     private let weightSlot: ParameterSlot
-    private let isTraining: Bool
-    private let threads: Int
 
     /// Whether `conv` can be rewritten: ungrouped, strided, a kernel wider than its stride.
     static func applies(to conv: Convolution) -> Bool {
@@ -54,17 +52,14 @@ final class SpaceToDepthConvolution: CPUOperation {
         inner.layer = Convolution(outputChannels: o, kernelSize: blocks, stride: 1, padding: 0, groups: 1, hasBias: conv.hasBias)
         inner.inputShape = Shape(channels: depth, height: blockHeight, width: blockWidth)
         let shape = [n, depth, blockHeight, blockWidth]
-        let layout = try MemoryDescriptor.channelBlocked(shape)
-        channelBlock = layout == (try MemoryDescriptor(shape, dnnl_nChw16c)) ? 16 : layout == (try MemoryDescriptor(shape, dnnl_nChw8c)) ? 8 : 1
-        rearranged = try Activation(layout, engine: builder.engine)
+        channelBlock = MemoryDescriptor.channelBlock
+        rearranged = try Activation(try MemoryDescriptor.channelBlocked(shape), engine: builder.engine)
         weights = FloatBuffer(count: o * depth * blocks * blocks)
         weightGradient = FloatBuffer(count: weights.count)
         weightSlot = layer.slots[0]
         convolution = try ConvolutionOperation(inner, fusedReLU: fusedReLU, input: rearranged, builder: builder, isFirst: true,
                                                ownWeights: (weights, weightGradient))
         self.builder = builder
-        self.isTraining = builder.isTraining
-        threads = max(builder.threads, 1)
         super.init(name: convolution.name, input: input, output: convolution.output)
         needsInputGradient = false
     }
@@ -84,7 +79,7 @@ final class SpaceToDepthConvolution: CPUOperation {
         let (bh, bw, b) = (blockHeight, blockWidth, channelBlock)
         let depth = c * s * s
         let channelGroups = (depth + b - 1) / b
-        let (images, parts) = (builder.batchSize, min(threads, builder.batchSize))
+        let (images, parts) = (builder.batchSize, max(1, min(builder.threads, builder.batchSize)))
         DispatchQueue.concurrentPerform(iterations: parts) { part in
             for image in Swift.stride(from: part, to: images, by: parts) {
                 for channel in 0..<c {
@@ -160,7 +155,7 @@ final class SpaceToDepthConvolution: CPUOperation {
 
     override func forward(_ context: StepContext) {
         builder.engine.wait()
-        if isTraining { rearrangeWeights() }
+        if builder.isTraining { rearrangeWeights() }
         rearrangeInput()
         convolution.forward(context)
     }
