@@ -13,7 +13,7 @@ public struct BackendOptions: Sendable, Equatable {
     /// Threads for host work; nil uses every core.
     public var threads: Int?
     public var precision: Precision
-    /// May 3x3 stride-1 convolutions use Winograd (cpu)?
+    /// May 3x3 stride-1 convolutions use Winograd where it is faster (cpu: `CPUBackend.Winograd.whereFaster`)?
     public var winograd: Bool
 
     public init(threads: Int? = nil, precision: Precision = .float32, winograd: Bool = true) {
@@ -35,7 +35,7 @@ public enum Backends {
 
     public static let all: [Entry] = [
         Entry(name: "cpu", summary: "oneDNN on this machine's cores", precisions: [.float32]) {
-            CPUBackend(threads: $0.threads, winograd: $0.winograd)
+            CPUBackend(threads: $0.threads, winograd: $0.winograd ? .whereFaster : .never)
         },
         Entry(name: "reference", summary: "the layers' plain-Swift math: slow, the oracle", precisions: [.float32]) { _ in
             ReferenceBackend()

@@ -107,7 +107,7 @@ func torchvisionLogitsMatchPyTorch() throws {
     let weights = try SafeTensors(path: "\(directory)/weights.safetensors")
     let io = try SafeTensors(path: "\(directory)/io.safetensors")
     let network = try Zoo.torchvision().resolved()
-    for backend in [CPUBackend(threads: 2, winograd: false), CPUBackend(threads: 2, winograd: true)] as [any Backend] {
+    for backend in [CPUBackend(threads: 2, winograd: .never), CPUBackend(threads: 2, winograd: .always)] as [any Backend] {
         let plan = try backend.makePlan(for: network, batchSize: 2, seed: 0)
         try PyTorchFixtures.load(weights, prefix: "", into: plan, layout: network.layout) { $0.name }
         let logits = try plan.infer(Tensor(shape: [2, 3, 224, 224], scalars: try io.floats("input")))

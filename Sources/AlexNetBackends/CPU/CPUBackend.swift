@@ -14,11 +14,11 @@ public struct CPUBackend: Backend {
     public let name = "cpu"
     /// Threads for oneDNN; nil uses every core.
     public var threads: Int?
-    /// Lets 3x3 stride-1 convolutions use oneDNN's Winograd F(4x4, 3x3) kernels, which need
-    /// about 2.25x fewer multiplications (conv3-5 of AlexNet run ~1.6x faster) at the price of
-    /// slightly larger rounding error (parity tests bound it). False runs every convolution
-    /// direct, as PyTorch and TensorFlow do on CPUs.
-    public var winograd: Bool
+    /// When 3x3 stride-1 convolutions use oneDNN's Winograd kernels (AVX-512 only in oneDNN
+    /// 2.6), which need about 2.25x fewer multiplications (conv3-5 of AlexNet ~1.6x faster in
+    /// training on a Cascade Lake) at the price of slightly larger rounding error (parity tests
+    /// bound it). `.never` runs every convolution direct, as PyTorch and TensorFlow do on CPUs.
+    public var winograd: Winograd
     /// When the first convolution runs as a stride-1 convolution over a space-to-depth view of
     /// its input (`SpaceToDepthConvolution`).
     public var spaceToDepth: SpaceToDepth
@@ -35,7 +35,18 @@ public struct CPUBackend: Backend {
         case never
     }
 
-    public init(threads: Int? = nil, winograd: Bool = true, spaceToDepth: SpaceToDepth = .whereFaster) {
+    /// When to use Winograd convolutions (see `ConvolutionOperation.algorithms`).
+    public enum Winograd: Sendable {
+        /// On maps of at least 8x8, where it measured faster; in inference only with weights
+        /// transformed once, whenever the parameters change.
+        case whereFaster
+        /// Wherever oneDNN has a Winograd kernel for the convolution (in inference, one that
+        /// reads transformed weights), whatever the map size: tests.
+        case always
+        case never
+    }
+
+    public init(threads: Int? = nil, winograd: Winograd = .whereFaster, spaceToDepth: SpaceToDepth = .whereFaster) {
         self.threads = threads
         self.winograd = winograd
         self.spaceToDepth = spaceToDepth
@@ -81,7 +92,7 @@ public final class CPUPlan: ProfilingPlan {
     /// Logits `[N, classes]` in plain layout.
     private var logits: Activation { operations.last?.output ?? input }
 
-    init(network: ResolvedNetwork, batchSize: Int, seed: UInt64, mode: PlanMode, threads: Int?, winograd: Bool,
+    init(network: ResolvedNetwork, batchSize: Int, seed: UInt64, mode: PlanMode, threads: Int?, winograd: CPUBackend.Winograd,
          spaceToDepth: CPUBackend.SpaceToDepth = .whereFaster) throws {
         guard batchSize > 0 else { throw PlanError.batchSize(batchSize) }
         try MemoryBudget.check(network, batchSize: batchSize, mode: mode)

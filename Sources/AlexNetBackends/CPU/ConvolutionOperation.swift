@@ -96,18 +96,25 @@ final class ConvolutionOperation: CPUOperation {
             return (forward, weights, data)
         }
         let candidates = Self.algorithms(conv, output: layer.outputShape, builder: builder)
-        var chosen: (forward: PrimitiveDescriptor, weights: PrimitiveDescriptor?, data: PrimitiveDescriptor?)?
+        var found: (forward: PrimitiveDescriptor, weights: PrimitiveDescriptor?, data: PrimitiveDescriptor?)?
         for (index, algorithm) in candidates.enumerated() {
             do {
-                chosen = try descriptors(algorithm)
+                let described = try descriptors(algorithm)
+                // In inference only a kernel that reads weights transformed ahead (see `algorithms`).
+                if algorithm == dnnl_convolution_winograd, !builder.isTraining, !described.forward.weights.isWinogradLayout,
+                   index < candidates.count - 1 {
+                    continue
+                }
+                found = described
                 break
             } catch where index < candidates.count - 1 {
                 continue  // e.g. no Winograd kernel for these shapes: try direct
             }
         }
-        forwardPD = chosen!.forward
-        backwardWeightsPD = chosen!.weights
-        backwardDataPD = chosen!.data
+        let chosen = found!
+        forwardPD = chosen.forward
+        backwardWeightsPD = chosen.weights
+        backwardDataPD = chosen.data
         self.builder = builder
         let output = try Activation(forwardPD.destination, engine: engine)
         super.init(name: [layer.name, fusedReLU].compactMap { $0 }.joined(separator: "+"), input: input, output: output)
@@ -192,14 +199,23 @@ final class ConvolutionOperation: CPUOperation {
     private var layer: ResolvedLayer?
     private var ownWeightGradient: FloatBuffer?
 
-    /// The algorithms to try, best first: Winograd where it pays, then direct. Measured here:
-    /// it pays in training on maps of at least 8x8 (AlexNet's 13x13, d2l's 12x12: conv3-5 ~1.6x
-    /// faster), not on CIFAR's 5x5 maps (4x4 output tiles waste most of their work), and not in
-    /// inference plans, where oneDNN's Winograd transforms the weights on every call (batch-1
-    /// latency went from 16 to 45 ms).
+    /// The algorithms to try, best first: Winograd where it pays, then direct. oneDNN 2.6 has
+    /// f32 Winograd only on AVX-512 (AVX2 machines always get direct), for 3x3 stride-1
+    /// ungrouped convolutions. Measured: it pays on maps of at least 8x8 (AlexNet's 13x13,
+    /// d2l's 12x12), not on CIFAR's 5x5 maps (4x4 output tiles waste most of their work).
+    /// Training runs F(4x4, 3x3), transforming the weights each step (conv3-5 ~1.6x faster on a
+    /// Cascade Lake). Inference takes Winograd only where oneDNN's kernel reads the weights in
+    /// its `wino` layout, so they are transformed once, when the parameters change (the
+    /// F(2x2, 3x3) and F(4x4, 3x3) inference kernels do): on a Zen 4 that made batch-1 latency
+    /// 13-36% lower and batch 64 10-19% faster on every preset; a kernel that transformed the
+    /// weights on every call had taken batch-1 latency from 16 to 45 ms on a Cascade Lake.
     static func algorithms(_ conv: Convolution, output: Shape, builder: PlanBuilder) -> [dnnl_alg_kind_t] {
         let (_, height, width) = output.image!
-        let pays = builder.winograd && builder.isTraining && height >= 8 && width >= 8
+        let pays = switch builder.winograd {
+        case .never: false
+        case .always: true
+        case .whereFaster: height >= 8 && width >= 8
+        }
         let eligible = conv.kernelSize == 3 && conv.stride == 1 && conv.groups == 1
         return pays && eligible ? [dnnl_convolution_winograd, dnnl_convolution_direct] : [dnnl_convolution_direct]
     }

@@ -91,6 +91,9 @@ struct MemoryDescriptor: Equatable {
         try MemoryDescriptor(shape, channelBlock == 16 ? dnnl_nChw16c : dnnl_nChw8c)
     }
 
+    /// Whether this is oneDNN's Winograd weights layout (weights transformed ahead of the call).
+    var isWinogradLayout: Bool { raw.format_kind == dnnl_format_kind_wino }
+
     /// Bytes needed, padding of blocked layouts included.
     var byteCount: Int {
         withUnsafePointer(to: raw) { Int(dnnl_memory_desc_get_size($0)) }

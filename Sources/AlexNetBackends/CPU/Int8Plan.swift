@@ -192,7 +192,7 @@ public final class Int8Plan: Plan {
     }
 
     private func build() throws -> Compiled {
-        let builder = PlanBuilder(engine: engine, batchSize: batchSize, isTraining: false, winograd: false,
+        let builder = PlanBuilder(engine: engine, batchSize: batchSize, isTraining: false, winograd: .never,
                                   parameters: parameters, gradients: gradients, state: state)
         var primitives: [BoundPrimitive] = []
         var keep: [AnyObject] = []
@@ -297,7 +297,7 @@ public final class Int8Plan: Plan {
                         }
                     }
                     let candidates = try (linearForm.flatMap { forms.contains($0) ? [$0] : nil } ?? forms).map { ($0, try describe($0)) }
-                    let fastest = candidates.count == 1 ? 0 : try Self.fastest(candidates.map(\.1.0), engine: engine)
+                    let fastest = try PrimitiveDescriptor.fastest(candidates.map(\.1.0), engine: engine)
                     let (form, (chosen, weightsDescriptor)) = candidates[fastest]
                     chosenLinearForms[layer.name] = form
                     pd = chosen
@@ -377,36 +377,6 @@ public final class Int8Plan: Plan {
         engine.wait()
         withExtendedLifetime(setupOnly) {}
         return Compiled(primitives: primitives, logits: logits!, keep: keep)
-    }
-
-    /// The index of the primitive that runs fastest on scratch data (the best of three runs
-    /// after one untimed).
-    private static func fastest(_ candidates: [PrimitiveDescriptor], engine: DNNLEngine) throws -> Int {
-        var best = (index: 0, seconds: Double.infinity)
-        for (index, pd) in candidates.enumerated() {
-            var storages: [RawStorage] = []
-            func memory(_ descriptor: MemoryDescriptor) throws -> Memory {
-                let storage = RawStorage(byteCount: max(descriptor.byteCount, 1))
-                storage.pointer.initializeMemory(as: UInt8.self, repeating: 0, count: max(descriptor.byteCount, 1))
-                storages.append(storage)
-                return try Memory(descriptor, engine: engine, pointer: storage.pointer)
-            }
-            let outputs = pd.destination.shape[1]
-            let primitive = try BoundPrimitive(pd, name: "timing", arguments: [
-                (CDNNL_ARG_SRC, try memory(pd.source)), (CDNNL_ARG_WEIGHTS, try memory(pd.weights)),
-                (CDNNL_ARG_BIAS, try memory(try MemoryDescriptor.plain([outputs]))), (CDNNL_ARG_DST, try memory(pd.destination)),
-                (CDNNL_ARG_SCRATCHPAD, try memory(pd.scratchpad))])
-            let clock = ContinuousClock()
-            for run in 0..<4 {
-                let start = clock.now
-                primitive.execute(engine)
-                engine.wait()
-                let elapsed = clock.now - start
-                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-                if run > 0, seconds < best.seconds { best = (index, seconds) }
-            }
-        }
-        return best.index
     }
 
     /// The layer's f32 weights `[outputs, ...]` and bias (zeros without one).

@@ -8,8 +8,8 @@ final class PlanBuilder {
     let engine: DNNLEngine
     let batchSize: Int
     let isTraining: Bool
-    /// Whether 3x3 stride-1 convolutions may use Winograd.
-    let winograd: Bool
+    /// When 3x3 stride-1 convolutions use Winograd.
+    let winograd: CPUBackend.Winograd
     /// Threads for work the plan does itself (`SpaceToDepthConvolution`'s rearranging).
     var threads = 1
     /// When the first convolution is rewritten with space-to-depth.
@@ -22,7 +22,7 @@ final class PlanBuilder {
     private var gradientMemories: [(Memory, parity: Int)] = []
     private var gradientBytes = 0
 
-    init(engine: DNNLEngine, batchSize: Int, isTraining: Bool, winograd: Bool, parameters: FloatBuffer,
+    init(engine: DNNLEngine, batchSize: Int, isTraining: Bool, winograd: CPUBackend.Winograd, parameters: FloatBuffer,
          gradients: FloatBuffer, state: FloatBuffer) {
         self.engine = engine
         self.winograd = winograd
