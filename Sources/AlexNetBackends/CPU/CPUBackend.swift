@@ -37,7 +37,7 @@ public struct CPUBackend: Backend {
 
     /// When to use Winograd convolutions (see `ConvolutionOperation.algorithms`).
     public enum Winograd: Sendable {
-        /// On maps of at least 8x8, where it measured faster; in inference only with weights
+        /// On maps of at least 7x7, where it measured faster; in inference only with weights
         /// transformed once, whenever the parameters change.
         case whereFaster
         /// Wherever oneDNN has a Winograd kernel for the convolution (in inference, one that
