@@ -1,6 +1,7 @@
 import AlexNetBackends
 import AlexNetCore
 import AlexNetNetwork
+import Foundation
 import Testing
 
 /// Runs one training step's forward and backward on both backends from the same parameters and
@@ -47,6 +48,13 @@ func expectParity(_ network: Network, batch: Int = 4, seed: UInt64 = 7, forwardT
     #expect(gradientNormTolerance == nil ? updated.isClose : updated.relativeNormError < 1e-5,
             "\(network.name) parameters after one SGD step: \(updated)", sourceLocation: sourceLocation)
 }
+
+/// Whether this CPU has what oneDNN 2.6's `avx512_core` kernels (its f32 Winograd among them) need.
+let hasAVX512Core: Bool = {
+    let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+        .split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ") ?? []
+    return ["avx512f", "avx512bw", "avx512vl", "avx512dq"].allSatisfy { flags.contains(Substring($0)) }
+}()
 
 /// A convolution (so the layer under test sees oneDNN's blocked layout and its input gradient
 /// is checked through the convolution's weight gradient), the layer, then a classifier.
@@ -136,6 +144,11 @@ func probe(_ layer: any Layer, input: Shape = Shape(channels: 3, height: 9, widt
             let plan = try CPUBackend(threads: 2, winograd: winograd).makePlan(for: resolved, batchSize: 2, mode: .inference, seed: 1)
             let logits = Comparison(try plan.infer(input), try reference.infer(input), atol: 1e-4, rtol: 1e-3)
             #expect(logits.isClose, "\(name) \(winograd): \(logits)")
+            // On AVX-512 the Winograd path must really be the one checked.
+            let implementations = try #require(plan as? any ProfilingPlan).timings.map(\.implementation)
+            if hasAVX512Core, winograd == .always {
+                #expect(implementations.contains { $0.contains("wino") }, "\(name): \(implementations)")
+            }
         }
         // New parameters: every weight scaled by 1.5 (each layer's logits contribution changes).
         let plan = try CPUBackend(threads: 2, winograd: .always).makePlan(for: resolved, batchSize: 2, mode: .inference, seed: 1)

@@ -101,8 +101,7 @@ final class ConvolutionOperation: CPUOperation {
             do {
                 let described = try descriptors(algorithm)
                 // In inference only a kernel that reads weights transformed ahead (see `algorithms`).
-                if algorithm == dnnl_convolution_winograd, !builder.isTraining, !described.forward.weights.isWinogradLayout,
-                   index < candidates.count - 1 {
+                if algorithm == dnnl_convolution_winograd, !builder.isTraining, !described.forward.weights.isWinogradLayout {
                     continue
                 }
                 found = described
@@ -207,7 +206,7 @@ final class ConvolutionOperation: CPUOperation {
     /// Training runs F(4x4, 3x3), transforming the weights each step (conv3-5 ~1.6x faster on a
     /// Cascade Lake). Inference takes Winograd only where oneDNN's kernel reads the weights in
     /// its `wino` layout, so they are transformed once, when the parameters change (the
-    /// F(2x2, 3x3) and F(4x4, 3x3) inference kernels do): on a Zen 4 that made batch 64 3-27%
+    /// F(2x2, 3x3) and F(4x4, 3x3) inference kernels do): on a Zen 4 that made batch 64 2-27%
     /// faster on every preset, batch 1 the same within noise; a kernel that transformed the
     /// weights on every call had taken batch-1 latency from 16 to 45 ms on a Cascade Lake.
     static func algorithms(_ conv: Convolution, output: Shape, builder: PlanBuilder) -> [dnnl_alg_kind_t] {
