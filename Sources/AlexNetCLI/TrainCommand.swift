@@ -339,7 +339,7 @@ struct TrainCommand: ParsableCommand {
         print("""
             \(resume ? "Resuming" : "Training") \(session.network.network.name) (\(session.network.parameterCount.formatted()) parameters) on \(configuration.data): \(examples)
             recipe \(configuration.preset): \(configuration.epochs) epoch\(configuration.epochs == 1 ? "" : "s"), batch \(configuration.batchSize), \(configuration.optimizer.summary), \
-            lr \(configuration.schedule.baseLearningRate) (\(configuration.schedule.kind.rawValue)), \
+            lr \(configuration.schedule.baseLearningRate) (\(configuration.schedule.kind.rawValue)\(configuration.schedule.warmupSteps > 0 ? ", warm-up \(configuration.schedule.warmupSteps) steps" : "")), \
             \(configuration.labelSmoothing.map { $0 > 0 ? "label smoothing \($0), " : "" } ?? "")\
             \(configuration.preprocessing.augmentationSummary.map { "augmented by \($0), " } ?? "")seed \(configuration.seed)
             backend \(session.backend)\(processes(group, batch: configuration.batchSize)); writing to \(directory)/

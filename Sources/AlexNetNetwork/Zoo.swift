@@ -205,16 +205,17 @@ public enum Zoo {
     /// The network of the `quick` training preset, the README's main job: d2l's Fashion-MNIST
     /// AlexNet (five convolutions, three overlapping max-pools, three dense layers with dropout)
     /// at a size that trains in minutes on two CPU cores. Note: it deviates from d2l on purpose:
-    /// the 28x28 images are upscaled to 64x64 instead of 224x224, conv1 is 5x5 stride 2 (an 11x11
-    /// stride-4 stem would leave 2x2 maps for the last pool), and every layer has half of d2l's
-    /// width (48/128/192/192/128 filters, dense 2048): 80 million multiply-accumulates per image
-    /// instead of 940 million.
+    /// the 28x28 images are upscaled to 46x46 instead of 224x224 (46 -> 23 -> 11 -> 11 -> 5 -> 5
+    /// -> 2: every 3x3 stride-2 pool covers its input exactly, as the paper's 55 -> 27 -> 13 -> 6
+    /// does), conv1 is 5x5 stride 2 (an 11x11 stride-4 stem would leave nothing for the last
+    /// pool), and every layer has half of d2l's width (48/128/192/192/128 filters, dense 2048):
+    /// 44 million multiply-accumulates per image instead of 940 million.
     public static func quick(classes: Int = 10) -> Network {
         let pool = MaxPool(kernelSize: 3, stride: 2)
         return Network(
             name: "quick",
-            description: "A half-width d2l AlexNet for 64x64 Fashion-MNIST: trains in minutes on a CPU",
-            inputShape: Shape(channels: 1, height: 64, width: 64),
+            description: "A half-width d2l AlexNet for 46x46 Fashion-MNIST: trains in minutes on a CPU",
+            inputShape: Shape(channels: 1, height: 46, width: 46),
             layers: [
                 NamedLayer("conv1", Convolution(outputChannels: 48, kernelSize: 5, stride: 2, padding: 2)),
                 NamedLayer("relu1", ReLU()),
