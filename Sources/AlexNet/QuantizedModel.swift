@@ -32,6 +32,7 @@ public enum QuantizedModel {
     /// The network with every batch norm that directly follows a convolution folded into that
     /// convolution (which gains a bias if it had none), and a host plan holding the folded
     /// tensors (from `source`'s): w * gamma / sqrt(var + eps), (b - mean) * gamma / sqrt(var + eps) + beta.
+    /// With no batch norm to fold, `resolved` and `source` itself (its host copy brought up to date).
     public static func foldingBatchNorm(_ resolved: ResolvedNetwork, tensors source: any Plan) throws -> (network: ResolvedNetwork, plan: any Plan) {
         source.copyToHost()
         var network = resolved.network
@@ -48,6 +49,9 @@ public enum QuantizedModel {
             layers.append(named)
         }
         network.layers = layers
+        // Nothing to fold: the source's tensors serve as they are (a copy of torchvision's
+        // would hold another 244 MB while the int8 plan is built).
+        guard !foldedInto.isEmpty else { return (resolved, source) }
         let folded = try network.resolved()
         let plan = try ReferenceBackend().makePlan(for: folded, batchSize: 1, mode: .inference, seed: 0)
         let from = resolved.layout
@@ -182,7 +186,7 @@ public enum QuantizedModel {
     /// images spread over `source` (training images of `data`) through `backend`'s float plans.
     /// `progress` hears ("images" or "calibration", done, total).
     public static func calibrate(_ model: TrainedModel, source: any ImageSource, data: String, count: Int = 512,
-                                 method: CalibrationMethod = .entropy, batchSize: Int = 64, backend: any Backend = CPUBackend(),
+                                 method: CalibrationMethod = .percentile, batchSize: Int = 64, backend: any Backend = CPUBackend(),
                                  progress: ((String, Int, Int) -> Void)? = nil) throws -> Calibrated {
         guard model.quantization == nil else { throw FileError(model.source, "is already quantized (int8); give the float checkpoint or weights") }
         let (resolved, host) = try model.onHost()
@@ -203,7 +207,7 @@ public enum QuantizedModel {
 extension TrainedModel {
     /// This model in int8, calibrated now (`--precision int8` without `alexnet quantize`): the
     /// quantized file is written to a temporary file, read back, and removed.
-    public func quantized(source: any ImageSource, data: String, count: Int = 512, method: CalibrationMethod = .entropy,
+    public func quantized(source: any ImageSource, data: String, count: Int = 512, method: CalibrationMethod = .percentile,
                           backend: any Backend = CPUBackend(), progress: ((String, Int, Int) -> Void)? = nil) throws -> TrainedModel {
         let calibrated = try QuantizedModel.calibrate(self, source: source, data: data, count: count, method: method,
                                                       backend: backend, progress: progress)
