@@ -16,7 +16,7 @@ public enum TrainingPresets {
             // input, half width), momentum 0.9 with weight decay 5e-4 (the paper's update), the
             // rate warmed up over 200 steps to 0.02 and annealed to zero on a cosine over 3 epochs,
             // inputs standardised with the training set's mean/std. Measured on 2 cores of an AMD
-            // EPYC (Zen 3, AVX2; BENCHMARKS.md): 89.77% in 8 min 48 s, where 64x64 input, a constant
+            // EPYC (Zen 3, AVX2; BENCHMARKS.md): 89.77% in 8 min 44 s, where 64x64 input, a constant
             // 0.01 and 4 epochs took 14 min 50 s for 89.32%.
             return TrainingConfiguration(
                 preset: name, model: "quick", data: "fashion-mnist", epochs: 3, batchSize: 128,

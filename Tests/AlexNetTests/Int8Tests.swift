@@ -181,6 +181,14 @@ import Testing
         }
     }
 
+    /// Without batch norm there is nothing to fold: the source's tensors serve as they are
+    /// (no second copy of the weights while an int8 plan is built).
+    @Test func foldingWithoutBatchNormKeepsTheSource() throws {
+        let plan = try ReferenceBackend().makePlan(for: Zoo.quick().resolved(), batchSize: 1, mode: .inference, seed: 3)
+        let (network, tensors) = try QuantizedModel.foldingBatchNorm(plan.network, tensors: plan)
+        #expect(tensors === plan && network.layers.count == plan.network.layers.count)
+    }
+
     /// `alexnet quantize`'s file: s8 weights with their scales and the ranges in the metadata
     /// read back into the same int8 plan; a float plan reads the dequantized weights.
     @Test func quantizedFileRoundTrips() throws {
