@@ -8,7 +8,7 @@ reason; saves a screenshot; stops the server with SIGTERM and checks it exits 0.
 
     scripts/browser_test.py ALEXNET CHECKPOINT SCREENSHOT.png
 """
-import json, os, re, signal, subprocess, sys, tempfile, time
+import json, os, re, signal, subprocess, sys, tempfile, time, urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
@@ -59,8 +59,13 @@ try:
     title = browser.find_element(By.ID, "title").text
     about = browser.find_element(By.ID, "about").text
     print("page:", title, "|", about)
-    if "10 classes" not in about or "input 1\u00d764\u00d764" not in about.replace("x", "\u00d7"):
-        failures.append(f"the page does not describe the model: {about!r}")
+    # The shape the page names must be the one the server's Open Inference Protocol metadata gives.
+    name = re.search(r"Serving '([^']+)'", line).group(1)
+    with urllib.request.urlopen(url + "v2/models/" + name) as reply:
+        c, h, w = json.load(reply)["inputs"][0]["shape"][1:]
+    shape = f"input {c}\u00d7{h}\u00d7{w}"
+    if "10 classes" not in about or shape not in about.replace("x", "\u00d7"):
+        failures.append(f"the page does not describe the model as {shape!r}: {about!r}")
     for path in files:
         browser.execute_script("document.getElementById('time').textContent = ''")
         browser.find_element(By.ID, "file").send_keys(path)
