@@ -125,25 +125,32 @@ func temporaryDirectory(_ tag: String) throws -> String {
     }
 
     /// SIGKILL at arbitrary moments while checkpoints are written every step: whatever is at
-    /// last.safetensors must always be a complete, loadable checkpoint.
+    /// last.safetensors must always be a complete, loadable checkpoint. Each run is killed a
+    /// set time after it wrote its first checkpoint (not after a fixed time from its start,
+    /// which a loaded machine may spend before the first step).
     @Test func killingDuringCheckpointWritesNeverLeavesABrokenFile() throws {
         let out = try temporaryDirectory("kill")
-        for delay in [1.3, 2.1, 2.9] {
+        let path = "\(out)/last.safetensors"
+        func fileNumber() -> Int? { (try? FileManager.default.attributesOfItem(atPath: path))?[.systemFileNumber] as? Int }
+        for delay in [0.0, 0.45, 1.1] {
             let process = Process()
             process.executableURL = alexnetExecutable()
             process.arguments = ["train", "--limit", "2560", "--val-limit", "100", "--epochs", "1", "--checkpoint-every", "1", "--out", out]
-                + (FileManager.default.fileExists(atPath: "\(out)/last.safetensors") ? ["--resume"] : [])
+                + (fileNumber() != nil ? ["--resume"] : [])
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
+            let before = fileNumber()
             try process.run()
+            // Every write renames a new file into place, so a new file number is a new checkpoint.
+            let deadline = Date().addingTimeInterval(180)
+            while process.isRunning && fileNumber() == before && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+            #expect(fileNumber() != before, "run \(delay): no checkpoint written (still running: \(process.isRunning))")
             Thread.sleep(forTimeInterval: delay)
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            guard FileManager.default.fileExists(atPath: "\(out)/last.safetensors") else { continue }
-            let file = try SafeTensors(path: "\(out)/last.safetensors")
+            let file = try SafeTensors(path: path)
             #expect(file.metadata["run"] != nil && file.entries.count > 10)
         }
-        #expect(FileManager.default.fileExists(atPath: "\(out)/last.safetensors"), "no checkpoint was written within 6 s")
         let resumed = try alexnet(["train", "--resume", "--out", out])
         #expect(resumed.status == 0, "\(resumed.error)")
     }
