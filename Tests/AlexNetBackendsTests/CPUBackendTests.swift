@@ -8,6 +8,7 @@ import Testing
 /// compares logits, loss and every parameter gradient.
 func expectParity(_ network: Network, batch: Int = 4, seed: UInt64 = 7, forwardTolerance: (atol: Float, rtol: Float) = (1e-5, 1e-4),
                   gradientTolerance: (atol: Float, rtol: Float) = (1e-5, 1e-3), gradientNormTolerance: Double? = nil,
+                  updateNormTolerance: Double = 1e-5,
                   winograd: CPUBackend.Winograd = .whereFaster, spaceToDepth: CPUBackend.SpaceToDepth = .whereFaster,
                   sourceLocation: SourceLocation = #_sourceLocation) throws {
     let resolved = try network.resolved()
@@ -45,7 +46,7 @@ func expectParity(_ network: Network, batch: Int = 4, seed: UInt64 = 7, forwardT
     try reference.update(with: .paper, learningRate: 0.01, step: 0)
     try cpu.update(with: .paper, learningRate: 0.01, step: 0)
     let updated = Comparison(cpu.parameters.array, reference.parameters.array, atol: 1e-6, rtol: 1e-5)
-    #expect(gradientNormTolerance == nil ? updated.isClose : updated.relativeNormError < 1e-5,
+    #expect(gradientNormTolerance == nil ? updated.isClose : updated.relativeNormError < updateNormTolerance,
             "\(network.name) parameters after one SGD step: \(updated)", sourceLocation: sourceLocation)
 }
 
@@ -120,12 +121,50 @@ func probe(_ layer: any Layer, input: Shape = Shape(channels: 3, height: 9, widt
     /// Even with PyTorch's initialization one input can hold such a tie: seed 7 did for
     /// paper-1gpu on an AVX2 machine (AMD EPYC, Zen 3; 1.2% in norm with direct convolutions),
     /// while six other seeds stayed within 1e-3 there. Seed 1 is the one used.
+    /// On AVX2 `.always` runs the backend's own Winograd (`WinogradConvolution`), and paper-bn
+    /// meets such a tie with seed 1: every gradient 0.42-0.74% off in norm, conv1's and conv2's
+    /// (direct convolutions) as much as the rest, its parameters after one SGD step 2.5e-5 apart,
+    /// above the 1e-5 allowed without Winograd. With seed 3 the same preset is 0.04-0.16% off in
+    /// norm with and without Winograd alike, layer by layer (measured on a Zen 3).
     @Test(arguments: Zoo.names, [CPUBackend.Winograd.always, .never])
     func presetTrainingStep(_ name: String, winograd: CPUBackend.Winograd) throws {
         var network = try Zoo.network(name, classes: 10, readFile: { _ in "" })
         network.initialization = .pytorch
         try expectParity(network, batch: 2, seed: 1, forwardTolerance: (1e-4, 1e-3),
-                         gradientNormTolerance: winograd == .never ? 1e-3 : 1e-2, winograd: winograd)
+                         gradientNormTolerance: winograd == .never ? 1e-3 : 1e-2,
+                         updateNormTolerance: winograd == .never ? 1e-5 : 1e-4, winograd: winograd)
+    }
+
+    /// The backend's own Winograd F(2x2, 3x3) (`WinogradConvolution`, what 3x3 convolutions run
+    /// on where oneDNN has no Winograd kernel), forced on: a training step against the reference
+    /// math on an odd map (tiles overhang the edge) and an even one, with and without bias and
+    /// fused ReLU, one of them giving its input gradient to the other; then inference plans.
+    @Test(arguments: [9, 8])
+    func ownWinograd(size: Int) throws {
+        let network = Network(name: "winograd", inputShape: Shape(channels: 3, height: size, width: size), layers: [
+            NamedLayer("conv0", Convolution(outputChannels: 16, kernelSize: 3, padding: 1)),
+            NamedLayer("relu0", ReLU()),
+            NamedLayer("conv1", Convolution(outputChannels: 32, kernelSize: 3, padding: 1)),
+            NamedLayer("relu1", ReLU()),
+            NamedLayer("conv2", Convolution(outputChannels: 16, kernelSize: 3, padding: 1, hasBias: false)),
+            NamedLayer("flatten", Flatten()),
+            NamedLayer("fc", Linear(outputFeatures: 5)),
+        ], initialization: .pytorch)
+        try expectParity(network, batch: 3, forwardTolerance: (1e-5, 1e-4), gradientTolerance: (1e-5, 1e-3), winograd: .own)
+        let resolved = try network.resolved()
+        let plan = try CPUBackend(threads: 2, winograd: .own).makePlan(for: resolved, batchSize: 3, mode: .training, seed: 2)
+        let implementations = try #require(plan as? any ProfilingPlan).timings.map(\.implementation)
+        #expect(implementations.filter { $0.hasPrefix("winograd") }.count == 2, "\(implementations)")
+        let reference = try ReferenceBackend().makePlan(for: resolved, batchSize: 3, mode: .inference, seed: 2)
+        let inference = try CPUBackend(threads: 2, winograd: .own).makePlan(for: resolved, batchSize: 3, mode: .inference, seed: 2)
+        let input = Tensor(randomUniform: [3, 3, size, size], seed: 11)
+        #expect(Comparison(try inference.infer(input), try reference.infer(input), atol: 1e-5, rtol: 1e-4).isClose)
+        for target in [inference, reference] {
+            for index in 0..<target.parameters.count { target.parameters[index] *= -0.5 }
+            target.copyFromHost()
+        }
+        let after = Comparison(try inference.infer(input), try reference.infer(input), atol: 1e-5, rtol: 1e-4)
+        #expect(after.isClose, "after new parameters: \(after)")
     }
 
     /// Inference plans with Winograd (on AVX-512 oneDNN 2.6 runs 3x3 convolutions with

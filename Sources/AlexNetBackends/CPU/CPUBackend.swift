@@ -38,11 +38,16 @@ public struct CPUBackend: Backend {
     /// When to use Winograd convolutions (see `ConvolutionOperation.algorithms`).
     public enum Winograd: Sendable {
         /// On maps of at least 7x7, where it measured faster; in inference only with weights
-        /// transformed once, whenever the parameters change.
+        /// transformed once, whenever the parameters change. Where oneDNN has no Winograd kernel
+        /// (it has one for AVX-512 only), the backend's own F(2x2, 3x3) on 3x3 convolutions
+        /// (`WinogradConvolution`).
         case whereFaster
         /// Wherever oneDNN has a Winograd kernel for the convolution (in inference, one that
-        /// reads transformed weights), whatever the map size: tests.
+        /// reads transformed weights), whatever the map size, and the backend's own elsewhere: tests.
         case always
+        /// The backend's own F(2x2, 3x3) on every 3x3 convolution it runs, even where oneDNN has a
+        /// Winograd kernel: tests.
+        case own
         case never
     }
 
@@ -136,7 +141,7 @@ public final class CPUPlan: ProfilingPlan {
         }
         sharedBuffers = try builder.bindSharedBuffers()
         if isTraining {
-            let gradientBuffers = Array(sharedBuffers[1...])
+            let gradientBuffers = Array(sharedBuffers[1...2])
             for operation in operations { operation.bind(gradientBuffers: gradientBuffers) }
         }
         initialize(seed: seed)
@@ -187,8 +192,17 @@ public final class CPUPlan: ProfilingPlan {
             case let conv as Convolution:
                 if operations.isEmpty && !inputGradient {
                     operation = try firstConvolution(conv, fusedReLU: fusedName)
+                } else if builder.winograd == .own && WinogradConvolution.applies(layer) {
+                    operation = try WinogradConvolution(layer, fusedReLU: fusedName, input: try blocked(current), builder: builder)
                 } else {
-                    operation = try ConvolutionOperation(layer, fusedReLU: fusedName, input: current, builder: builder, isFirst: false)
+                    let direct = try ConvolutionOperation(layer, fusedReLU: fusedName, input: current, builder: builder, isFirst: false)
+                    // Where oneDNN chose no Winograd kernel though the map size asks for one.
+                    let wanted = ConvolutionOperation.algorithms(conv, output: layer.outputShape, builder: builder).count > 1
+                    if wanted, !direct.forwardImplementation.contains("wino"), WinogradConvolution.applies(layer) {
+                        operation = try WinogradConvolution(layer, fusedReLU: fusedName, input: try blocked(current), builder: builder)
+                    } else {
+                        operation = direct
+                    }
                 }
                 if nextIsReLU { index += 1 }
             case is Linear where isPlain:

@@ -213,7 +213,7 @@ final class ConvolutionOperation: CPUOperation {
         let (_, height, width) = output.image!
         let pays = switch builder.winograd {
         case .never: false
-        case .always: true
+        case .always, .own: true
         case .whereFaster: height >= 7 && width >= 7
         }
         let eligible = conv.kernelSize == 3 && conv.stride == 1 && conv.groups == 1

@@ -21,6 +21,8 @@ final class PlanBuilder {
     private var scratchpadBytes = 0
     private var gradientMemories: [(Memory, parity: Int)] = []
     private var gradientBytes = 0
+    private var hostScratchBytes = 0
+    private var hostScratch: RawStorage?
 
     init(engine: DNNLEngine, batchSize: Int, isTraining: Bool, winograd: CPUBackend.Winograd, parameters: FloatBuffer,
          gradients: FloatBuffer, state: FloatBuffer) {
@@ -53,12 +55,21 @@ final class PlanBuilder {
     /// Makes sure each gradient buffer has at least `bytes`, for operations that use it directly.
     func reserveGradientBytes(_ bytes: Int) { gradientBytes = max(gradientBytes, bytes) }
 
+    /// Makes sure the host scratch buffer has at least `bytes`: one buffer for every host
+    /// operation's temporaries (`WinogradConvolution`'s transformed tiles), since operations run
+    /// one at a time.
+    func reserveHostScratch(_ bytes: Int) { hostScratchBytes = max(hostScratchBytes, bytes) }
+
+    /// The host scratch buffer, once `bindSharedBuffers()` has allocated it.
+    var hostScratchPointer: UnsafeMutablePointer<Float> { hostScratch!.pointer.assumingMemoryBound(to: Float.self) }
+
     /// A memory over `count` floats of a flat buffer, with layout `descriptor`.
     func memory(_ descriptor: MemoryDescriptor, on buffer: FloatBuffer, offset: Int) throws -> Memory {
         try Memory(descriptor, engine: engine, pointer: UnsafeMutableRawPointer(buffer.baseAddress + offset))
     }
 
-    /// Allocates the shared buffers and points every deferred memory at them.
+    /// Allocates the shared buffers and points every deferred memory at them: the scratchpad,
+    /// the two gradient buffers, the host scratch, in that order.
     func bindSharedBuffers() throws -> [RawStorage] {
         let scratchpad = RawStorage(byteCount: scratchpadBytes)
         for memory in scratchpadMemories {
@@ -68,7 +79,9 @@ final class PlanBuilder {
         for (memory, parity) in gradientMemories {
             try check(dnnl_memory_set_data_handle(memory.raw, gradientBuffers[parity].pointer), "binding a gradient buffer")
         }
-        return [scratchpad] + gradientBuffers
+        let host = RawStorage(byteCount: hostScratchBytes)
+        hostScratch = host
+        return [scratchpad] + gradientBuffers + [host]
     }
 
     /// A bound primitive with the scratchpad argument added.
