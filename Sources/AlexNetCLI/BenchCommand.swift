@@ -218,7 +218,8 @@ struct BenchResult: Codable {
             "\(model), \(mode), batch \(batch), \(backend) backend\(precision == "float32" ? "" : " in \(precision)"), \(threads) thread\(threads == 1 ? "" : "s"), \(steps) timed steps",
             "images/s      \(fixed(imagesPerSecond, 1))",
             "ms per step   \(fixed(millisecondsMedian, 1)) median (min \(fixed(millisecondsMin, 1)), max \(fixed(millisecondsMax, 1)))",
-            "GFLOP/s       \(fixed(gflops, 1)) (\(fixed(100 * peakFraction, 0))% of the sgemm peak measured now: \(fixed(sgemmPeakGflops, 1)))",
+            "GFLOP/s       \(fixed(gflops, 1)) (\(fixed(100 * peakFraction, 0))% of the sgemm peak measured now: \(fixed(sgemmPeakGflops, 1))"
+                + (peakFraction > 1 ? "; counted as direct convolutions, where Winograd does fewer multiplications)" : ")"),
             "peak memory   \(fixed(Double(peakResidentBytes) / 1_073_741_824, 2)) GiB resident",
         ]
         if let c = communication {
