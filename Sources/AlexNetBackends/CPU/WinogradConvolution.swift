@@ -20,7 +20,7 @@ import Dispatch
 /// computed again in backward from the input rather than kept. The transforms are Swift loops
 /// over 8 channels at a time, on the channel-blocked layout (nChw8c/nChw16c) the activations keep
 /// between oneDNN's layers, split among the plan's threads; the transformed tiles live in one
-/// scratch buffer shared by every such layer of the plan (`PlanBuilder.hostScratch`).
+/// scratch buffer shared by every such layer of the plan (`PlanBuilder.reserveHostScratch`).
 final class WinogradConvolution: CPUOperation {
     private let builder: PlanBuilder
     private let channels: Int, outputs: Int, height: Int, width: Int
