@@ -137,6 +137,20 @@ final class WinogradConvolution: CPUOperation {
         DispatchQueue.concurrentPerform(iterations: parts) { part in work((part * count / parts)..<((part + 1) * count / parts)) }
     }
 
+    /// Calls `body(tile, image, y, x, c0)` for every tile, whose output's top-left pixel is
+    /// `(y, x)`, and every first channel `c0` of a group of 8 of `count`, the tiles split among
+    /// the plan's threads.
+    private func forEachTile(channels count: Int, _ body: @escaping (Int, Int, Int, Int, Int) -> Void) {
+        let (columns, perImage) = (tileColumns, tileRows * tileColumns)
+        parallel(tiles) { range in
+            for tile in range {
+                let (image, position) = tile.quotientAndRemainder(dividingBy: perImage)
+                let (y, x) = (2 * (position / columns), 2 * (position % columns))
+                for c0 in stride(from: 0, to: count, by: 8) { body(tile, image, y, x, c0) }
+            }
+        }
+    }
+
     /// Where channel `c0` (a multiple of 8) of `image` starts in a channel-blocked tensor of
     /// `count` channels: the 8 channels from `c0` at pixel `(y, x)` are at `+ (y * width + x) * block`.
     @inline(__always)
@@ -201,36 +215,31 @@ final class WinogradConvolution: CPUOperation {
     /// `V[ξ][t][c] = (Bᵀ d B)[ξ]` for the 4x4 input patch `d` of every tile `t` (zero outside the image).
     private func transformInput() {
         nonisolated(unsafe) let (x, v) = (input.storage.pointer.assumingMemoryBound(to: Float.self), transformedInput)
-        let (c, h, w, rows, columns, t) = (channels, height, width, tileRows, tileColumns, tiles)
-        let perImage = rows * columns
-        parallel(t) { [self] range in
-            for tile in range {
-                let (image, position) = tile.quotientAndRemainder(dividingBy: perImage)
-                let (y0, x0) = (2 * (position / columns) - 1, 2 * (position % columns) - 1)
-                for c0 in stride(from: 0, to: c, by: 8) {
-                    let p = plane(x, image: image, channel: c0, count: c)
-                    @inline(__always) func at(_ y: Int, _ x: Int) -> SIMD8<Float> {
-                        y >= 0 && y < h && x >= 0 && x < w ? load8(p + (y * w + x) * block) : .zero
-                    }
-                    // Bᵀ down each column s, then along each row r.
-                    @inline(__always) func column(_ s: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
-                        let (d0, d1, d2, d3) = (at(y0, x0 + s), at(y0 + 1, x0 + s), at(y0 + 2, x0 + s), at(y0 + 3, x0 + s))
-                        return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
-                    }
-                    let target = v + tile * c + c0
-                    func row(_ r: Int, _ e0: SIMD8<Float>, _ e1: SIMD8<Float>, _ e2: SIMD8<Float>, _ e3: SIMD8<Float>) {
-                        store8(e0 - e2, target + (4 * r + 0) * t * c)
-                        store8(e1 + e2, target + (4 * r + 1) * t * c)
-                        store8(e2 - e1, target + (4 * r + 2) * t * c)
-                        store8(e1 - e3, target + (4 * r + 3) * t * c)
-                    }
-                    let (a, b, cc, d) = (column(0), column(1), column(2), column(3))
-                    row(0, a.0, b.0, cc.0, d.0)
-                    row(1, a.1, b.1, cc.1, d.1)
-                    row(2, a.2, b.2, cc.2, d.2)
-                    row(3, a.3, b.3, cc.3, d.3)
-                }
+        let (c, h, w, t) = (channels, height, width, tiles)
+        forEachTile(channels: c) { [self] tile, image, oy, ox, c0 in
+            // The 4x4 patch starts one pixel above and left of the tile's output.
+            let (y0, x0) = (oy - 1, ox - 1)
+            let p = plane(x, image: image, channel: c0, count: c)
+            @inline(__always) func at(_ y: Int, _ x: Int) -> SIMD8<Float> {
+                y >= 0 && y < h && x >= 0 && x < w ? load8(p + (y * w + x) * block) : .zero
             }
+            // Bᵀ down each column s, then along each row r.
+            @inline(__always) func column(_ s: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+                let (d0, d1, d2, d3) = (at(y0, x0 + s), at(y0 + 1, x0 + s), at(y0 + 2, x0 + s), at(y0 + 3, x0 + s))
+                return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+            }
+            let target = v + tile * c + c0
+            func row(_ r: Int, _ e0: SIMD8<Float>, _ e1: SIMD8<Float>, _ e2: SIMD8<Float>, _ e3: SIMD8<Float>) {
+                store8(e0 - e2, target + (4 * r + 0) * t * c)
+                store8(e1 + e2, target + (4 * r + 1) * t * c)
+                store8(e2 - e1, target + (4 * r + 2) * t * c)
+                store8(e1 - e3, target + (4 * r + 3) * t * c)
+            }
+            let (a, b, cc, d) = (column(0), column(1), column(2), column(3))
+            row(0, a.0, b.0, cc.0, d.0)
+            row(1, a.1, b.1, cc.1, d.1)
+            row(2, a.2, b.2, cc.2, d.2)
+            row(3, a.3, b.3, cc.3, d.3)
         }
     }
 
@@ -238,36 +247,29 @@ final class WinogradConvolution: CPUOperation {
     private func transformOutput() {
         nonisolated(unsafe) let (y, m) = (output.storage.pointer.assumingMemoryBound(to: Float.self), products)
         nonisolated(unsafe) let bias = biasSlot.map { UnsafePointer(builder.parameters.baseAddress + $0.offset) }
-        let (k, h, w, rows, columns, t, relu) = (outputs, height, width, tileRows, tileColumns, tiles, relu)
-        let perImage = rows * columns
-        parallel(t) { [self] range in
-            for tile in range {
-                let (image, position) = tile.quotientAndRemainder(dividingBy: perImage)
-                let (oy, ox) = (2 * (position / columns), 2 * (position % columns))
-                for k0 in stride(from: 0, to: k, by: 8) {
-                    let source = m + tile * k + k0
-                    @inline(__always) func at(_ xi: Int) -> SIMD8<Float> { load8(source + xi * t * k) }
-                    // Aᵀ down each column: rows 0 and 1 of the half-transformed tile.
-                    let (m00, m01, m02, m03) = (at(0), at(1), at(2), at(3))
-                    let (m10, m11, m12, m13) = (at(4), at(5), at(6), at(7))
-                    let (m20, m21, m22, m23) = (at(8), at(9), at(10), at(11))
-                    let (m30, m31, m32, m33) = (at(12), at(13), at(14), at(15))
-                    let (a00, a01, a02, a03) = (m00 + m10 + m20, m01 + m11 + m21, m02 + m12 + m22, m03 + m13 + m23)
-                    let (a10, a11, a12, a13) = (m10 - m20 - m30, m11 - m21 - m31, m12 - m22 - m32, m13 - m23 - m33)
-                    let b = bias.map { load8($0 + k0) } ?? .zero
-                    var out = (a00 + a01 + a02 + b, a01 - a02 - a03 + b, a10 + a11 + a12 + b, a11 - a12 - a13 + b)
-                    if relu {
-                        out = (out.0.replacing(with: 0, where: out.0 .< 0), out.1.replacing(with: 0, where: out.1 .< 0),
-                               out.2.replacing(with: 0, where: out.2 .< 0), out.3.replacing(with: 0, where: out.3 .< 0))
-                    }
-                    let p = plane(y, image: image, channel: k0, count: k)
-                    store8(out.0, p + (oy * w + ox) * block)
-                    if ox + 1 < w { store8(out.1, p + (oy * w + ox + 1) * block) }
-                    if oy + 1 < h {
-                        store8(out.2, p + ((oy + 1) * w + ox) * block)
-                        if ox + 1 < w { store8(out.3, p + ((oy + 1) * w + ox + 1) * block) }
-                    }
-                }
+        let (k, h, w, t, relu) = (outputs, height, width, tiles, relu)
+        forEachTile(channels: k) { [self] tile, image, oy, ox, k0 in
+            let source = m + tile * k + k0
+            @inline(__always) func at(_ xi: Int) -> SIMD8<Float> { load8(source + xi * t * k) }
+            // Aᵀ down each column: rows 0 and 1 of the half-transformed tile.
+            let (m00, m01, m02, m03) = (at(0), at(1), at(2), at(3))
+            let (m10, m11, m12, m13) = (at(4), at(5), at(6), at(7))
+            let (m20, m21, m22, m23) = (at(8), at(9), at(10), at(11))
+            let (m30, m31, m32, m33) = (at(12), at(13), at(14), at(15))
+            let (a00, a01, a02, a03) = (m00 + m10 + m20, m01 + m11 + m21, m02 + m12 + m22, m03 + m13 + m23)
+            let (a10, a11, a12, a13) = (m10 - m20 - m30, m11 - m21 - m31, m12 - m22 - m32, m13 - m23 - m33)
+            let b = bias.map { load8($0 + k0) } ?? .zero
+            var out = (a00 + a01 + a02 + b, a01 - a02 - a03 + b, a10 + a11 + a12 + b, a11 - a12 - a13 + b)
+            if relu {
+                out = (out.0.replacing(with: 0, where: out.0 .< 0), out.1.replacing(with: 0, where: out.1 .< 0),
+                       out.2.replacing(with: 0, where: out.2 .< 0), out.3.replacing(with: 0, where: out.3 .< 0))
+            }
+            let p = plane(y, image: image, channel: k0, count: k)
+            store8(out.0, p + (oy * w + ox) * block)
+            if ox + 1 < w { store8(out.1, p + (oy * w + ox + 1) * block) }
+            if oy + 1 < h {
+                store8(out.2, p + ((oy + 1) * w + ox) * block)
+                if ox + 1 < w { store8(out.3, p + ((oy + 1) * w + ox + 1) * block) }
             }
         }
     }
@@ -304,34 +306,27 @@ final class WinogradConvolution: CPUOperation {
     /// `dM = A dY Aᵀ` for every tile (the 2x2 output gradient, zero past the map's edge).
     private func transformOutputGradient(_ dy: UnsafeMutablePointer<Float>) {
         nonisolated(unsafe) let (dy, dm) = (dy, products)
-        let (k, h, w, rows, columns, t) = (outputs, height, width, tileRows, tileColumns, tiles)
-        let perImage = rows * columns
-        parallel(t) { [self] range in
-            for tile in range {
-                let (image, position) = tile.quotientAndRemainder(dividingBy: perImage)
-                let (oy, ox) = (2 * (position / columns), 2 * (position % columns))
-                for k0 in stride(from: 0, to: k, by: 8) {
-                    let p = plane(dy, image: image, channel: k0, count: k)
-                    @inline(__always) func at(_ y: Int, _ x: Int) -> SIMD8<Float> {
-                        y < h && x < w ? load8(p + (y * w + x) * block) : .zero
-                    }
-                    let (g00, g01, g10, g11) = (at(oy, ox), at(oy, ox + 1), at(oy + 1, ox), at(oy + 1, ox + 1))
-                    // A down the columns: 4 rows from 2; then along each row.
-                    let column0 = (g00, g00 + g10, g00 - g10, -g10)
-                    let column1 = (g01, g01 + g11, g01 - g11, -g11)
-                    let target = dm + tile * k + k0
-                    func row(_ r: Int, _ a: SIMD8<Float>, _ b: SIMD8<Float>) {
-                        store8(a, target + (4 * r + 0) * t * k)
-                        store8(a + b, target + (4 * r + 1) * t * k)
-                        store8(a - b, target + (4 * r + 2) * t * k)
-                        store8(-b, target + (4 * r + 3) * t * k)
-                    }
-                    row(0, column0.0, column1.0)
-                    row(1, column0.1, column1.1)
-                    row(2, column0.2, column1.2)
-                    row(3, column0.3, column1.3)
-                }
+        let (k, h, w, t) = (outputs, height, width, tiles)
+        forEachTile(channels: k) { [self] tile, image, oy, ox, k0 in
+            let p = plane(dy, image: image, channel: k0, count: k)
+            @inline(__always) func at(_ y: Int, _ x: Int) -> SIMD8<Float> {
+                y < h && x < w ? load8(p + (y * w + x) * block) : .zero
             }
+            let (g00, g01, g10, g11) = (at(oy, ox), at(oy, ox + 1), at(oy + 1, ox), at(oy + 1, ox + 1))
+            // A down the columns: 4 rows from 2; then along each row.
+            let column0 = (g00, g00 + g10, g00 - g10, -g10)
+            let column1 = (g01, g01 + g11, g01 - g11, -g11)
+            let target = dm + tile * k + k0
+            func row(_ r: Int, _ a: SIMD8<Float>, _ b: SIMD8<Float>) {
+                store8(a, target + (4 * r + 0) * t * k)
+                store8(a + b, target + (4 * r + 1) * t * k)
+                store8(a - b, target + (4 * r + 2) * t * k)
+                store8(-b, target + (4 * r + 3) * t * k)
+            }
+            row(0, column0.0, column1.0)
+            row(1, column0.1, column1.1)
+            row(2, column0.2, column1.2)
+            row(3, column0.3, column1.3)
         }
     }
 
