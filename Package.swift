@@ -48,6 +48,8 @@ let package = Package(
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c"),
         .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
+        // The one C of our own: an async-signal-safe Ctrl-C handler for the command-line tool.
+        .target(name: "CInterrupts"),
         // Hand-declared prototypes of NVIDIA's libraries, opened with dlopen at run time.
         .systemLibrary(name: "CCUDA", path: "Sources/CCUDA"),
         // The Backend protocol, the plain-Swift reference backend (the oracle), and the cpu
@@ -92,7 +94,7 @@ let package = Package(
         // The `alexnet` command: one file per subcommand.
         .executableTarget(
             name: "AlexNetCLI",
-            dependencies: ["AlexNet", "AlexNetDistributed", "AlexNetServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["AlexNet", "AlexNetDistributed", "AlexNetServer", "CInterrupts", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "AlexNetCoreTests", dependencies: ["AlexNetCore"]),
         .testTarget(name: "AlexNetNetworkTests", dependencies: ["AlexNetCore", "AlexNetNetwork"]),

@@ -1,5 +1,6 @@
 import AlexNet
 import ArgumentParser
+import CInterrupts
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,6 +31,12 @@ struct AlexNetCommand: ParsableCommand {
             printError("Error: unknown command '\(first)'.\(suggestion) The commands are \(names.joined(separator: ", ")); see 'alexnet --help'.")
             Glibc.exit(64)
         }
+        // Before any thread starts, so that all inherit the mask: SIGINT and SIGTERM never run
+        // a handler on a thread inside oneDNN (see CInterrupts.h). `serve` leaves them to its
+        // service group, whose signal sources read them blocked; every other command has a
+        // thread of ours take them.
+        alexnet_signals_block()
+        if arguments.first != "serve" { alexnet_signals_watch() }
         main(arguments)
     }
 

@@ -1,4 +1,5 @@
 import AlexNetTraining
+import CInterrupts
 import FoundationEssentials
 
 #if canImport(Glibc)
@@ -178,24 +179,10 @@ final class ProgressDisplay: TrainingObserver {
 }
 
 /// Ctrl-C and SIGTERM: the first asks the trainer to stop after the current step and write a
-/// checkpoint; a second one exits at once.
+/// checkpoint; a second one exits at once. They are taken by a thread of their own, never by a
+/// handler on a computing thread (`CInterrupts`).
 enum Interrupts {
-    nonisolated(unsafe) static var requested: sig_atomic_t = 0
+    static func install() { alexnet_interrupts_install() }
 
-    static func install() {
-        let handler: @convention(c) (Int32) -> Void = { _ in
-            if Interrupts.requested != 0 { _exit(130) }
-            Interrupts.requested = 1
-        }
-        signal(SIGINT, handler)
-        signal(SIGTERM, handler)
-        // A parent may have started us with these signals blocked (Foundation's Process does).
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
-    }
-
-    static var isRequested: Bool { requested != 0 }
+    static var isRequested: Bool { alexnet_interrupts_requested() != 0 }
 }

@@ -214,9 +214,9 @@ extension TrainCLITests {
 
     /// Ctrl-C to mpirun reaches every process; they agree to stop after the same step, rank 0
     /// writes the checkpoint, and 2 processes resume it.
-    /// Under a loaded CI (every other suite running beside it on 2 cores) the interrupt has
-    /// been seen to miss or to kill the ranks; up to three attempts, each one complete, and the
-    /// test fails only when none stops cleanly. (A known weakness of issue 12's Ctrl-C path.)
+    /// mpirun sends SIGTERM 1 s after the Ctrl-C and SIGKILL 1 s later, so on a loaded CI (every
+    /// other suite beside it on 2 cores) a slow step can be cut; up to three attempts, each one
+    /// complete, and the test fails when none stops cleanly or when any process crashes.
     @Test func ctrlCToMpirunStopsEveryProcessAtTheSameStep() throws {
         var failures: [String] = []
         for _ in 0..<3 {
@@ -227,6 +227,13 @@ extension TrainCLITests {
                 "/usr/bin/env", ["--default-signal=INT,TERM", "/usr/bin/mpirun", "--oversubscribe", "-np", "2", alexnetExecutable().path,
                                  "train", "--limit", "5120", "--val-limit", "64", "--epochs", "1", "--out", out],
                 environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
+            // Retried for a loaded machine's timing, never for a crash: a signal handled on a
+            // thread inside oneDNN's sgemm once corrupted the heap of both processes here.
+            let crashMarkers = ["corrupted", "free(): ", "malloc(): ", "Program crashed", "Signal: "]
+            if let marker = crashMarkers.first(where: { progress.contains($0) || printed.contains($0) }) {
+                Issue.record("a process crashed after Ctrl-C (\(marker)):\n\(printed)\n\(progress.suffix(3000))")
+                return
+            }
             guard printed.components(separatedBy: "Interrupted after step").count == 2,
                   FileManager.default.fileExists(atPath: "\(out)/last.safetensors") else {
                 failures.append("rank 0 alone must say so and write last.safetensors: \(printed) \(progress)")
