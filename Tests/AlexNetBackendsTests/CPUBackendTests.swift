@@ -139,14 +139,15 @@ func probe(_ layer: any Layer, input: Shape = Shape(channels: 3, height: 9, widt
     /// on where oneDNN has no Winograd kernel), forced on: a training step against the reference
     /// math on an odd map (tiles overhang the edge) and an even one, with and without bias and
     /// fused ReLU, one of them giving its input gradient to the other; then inference plans.
-    @Test(arguments: [9, 8])
-    func ownWinograd(size: Int) throws {
+    /// With padding 0 (CIFAR's conv2) each layer's map is 2 pixels smaller than its input's.
+    @Test(arguments: [(9, 1), (8, 1), (11, 0), (10, 0)])
+    func ownWinograd(size: Int, padding: Int) throws {
         let network = Network(name: "winograd", inputShape: Shape(channels: 3, height: size, width: size), layers: [
             NamedLayer("conv0", Convolution(outputChannels: 16, kernelSize: 3, padding: 1)),
             NamedLayer("relu0", ReLU()),
-            NamedLayer("conv1", Convolution(outputChannels: 32, kernelSize: 3, padding: 1)),
+            NamedLayer("conv1", Convolution(outputChannels: 32, kernelSize: 3, padding: padding)),
             NamedLayer("relu1", ReLU()),
-            NamedLayer("conv2", Convolution(outputChannels: 16, kernelSize: 3, padding: 1, hasBias: false)),
+            NamedLayer("conv2", Convolution(outputChannels: 16, kernelSize: 3, padding: padding, hasBias: false)),
             NamedLayer("flatten", Flatten()),
             NamedLayer("fc", Linear(outputFeatures: 5)),
         ], initialization: .pytorch)

@@ -196,9 +196,7 @@ public final class CPUPlan: ProfilingPlan {
                     operation = try WinogradConvolution(layer, fusedReLU: fusedName, input: try blocked(current), builder: builder)
                 } else {
                     let direct = try ConvolutionOperation(layer, fusedReLU: fusedName, input: current, builder: builder, isFirst: false)
-                    // Where oneDNN chose no Winograd kernel though the map size asks for one.
-                    let wanted = ConvolutionOperation.algorithms(conv, output: layer.outputShape, builder: builder).count > 1
-                    if wanted, !direct.forwardImplementation.contains("wino"), WinogradConvolution.applies(layer) {
+                    if WinogradConvolution.replaces(direct, conv, layer: layer, builder: builder) {
                         operation = try WinogradConvolution(layer, fusedReLU: fusedName, input: try blocked(current), builder: builder)
                     } else {
                         operation = direct

@@ -2,7 +2,7 @@ import AlexNetCore
 import AlexNetNetwork
 import Dispatch
 
-/// A 3x3, stride-1, padding-1, ungrouped convolution by Winograd's minimal filtering F(2x2, 3x3)
+/// A 3x3, stride-1, ungrouped convolution (padding 0 or 1) by Winograd's minimal filtering F(2x2, 3x3)
 /// (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016), for CPUs where
 /// oneDNN has no Winograd kernel (oneDNN 2.6's is AVX-512 only).
 ///
@@ -23,7 +23,9 @@ import Dispatch
 /// scratch buffer shared by every such layer of the plan (`PlanBuilder.reserveHostScratch`).
 final class WinogradConvolution: CPUOperation {
     private let builder: PlanBuilder
+    /// The input's map, and the output's (`height + 2 * padding - 2` by `width + 2 * padding - 2`).
     private let channels: Int, outputs: Int, height: Int, width: Int
+    private let padding: Int, outputHeight: Int, outputWidth: Int
     private let tileRows: Int, tileColumns: Int, tiles: Int
     /// Channels per block in the activations' layout (8 or 16).
     private let block: Int
@@ -34,24 +36,39 @@ final class WinogradConvolution: CPUOperation {
     private var outputParity = 0, inputParity: Int?
     private var diffOutput: UnsafeMutablePointer<Float>?, diffInput: UnsafeMutablePointer<Float>?
 
-    /// Whether the layer can run here: 3x3, stride 1, padding 1, ungrouped, channels in whole
-    /// blocks of the activations' layout.
+    /// Whether the layer can run here: 3x3, stride 1, padding 0 or 1, ungrouped, channels in
+    /// whole blocks of the activations' layout.
     static func applies(_ layer: ResolvedLayer) -> Bool {
-        guard let conv = layer.layer as? Convolution, conv.kernelSize == 3, conv.stride == 1, conv.padding == 1,
+        guard let conv = layer.layer as? Convolution, conv.kernelSize == 3, conv.stride == 1, conv.padding <= 1,
               conv.groups == 1, let input = layer.inputShape.image, let output = layer.outputShape.image else { return false }
         let block = MemoryDescriptor.channelBlock
         return block % 8 == 0 && input.0 % block == 0 && output.0 % block == 0
+    }
+
+    /// Whether the plan runs `layer` with it instead of `direct`, what oneDNN chose: where the
+    /// plan's rule asks for Winograd (`ConvolutionOperation.algorithms`: maps from 7x7) and
+    /// oneDNN gave none. Where oneDNN has no f32 Winograd at all (AVX2: 8-channel blocks), maps
+    /// of 5x5 too, in batches of 8 or more: CIFAR-10's conv3-5 (384 channels on 5x5 maps, 3x3
+    /// tiles covering 6x6) trained 10-17% faster per layer on a Zen 3 at batch 128, but at batch
+    /// 1 (9 tiles a layer) the transforms' overhead made CIFAR-10's latency 2.4 ms instead of 2.1.
+    static func replaces(_ direct: ConvolutionOperation, _ conv: Convolution, layer: ResolvedLayer, builder: PlanBuilder) -> Bool {
+        guard applies(layer), !direct.forwardImplementation.contains("wino") else { return false }
+        if ConvolutionOperation.algorithms(conv, output: layer.outputShape, builder: builder).count > 1 { return true }
+        let (_, height, width) = layer.outputShape.image!
+        return builder.winograd == .whereFaster && MemoryDescriptor.channelBlock == 8 && height >= 5 && width >= 5
+            && builder.batchSize >= 8
     }
 
     init(_ layer: ResolvedLayer, fusedReLU: String?, input: Activation, builder: PlanBuilder) throws {
         precondition(Self.applies(layer))
         let conv = layer.layer as! Convolution
         (channels, height, width) = layer.inputShape.image!
-        outputs = layer.outputShape.image!.0
+        (outputs, outputHeight, outputWidth) = layer.outputShape.image!
+        padding = conv.padding
         block = MemoryDescriptor.channelBlock
         let blocked = try MemoryDescriptor.channelBlocked(input.shape)
         precondition(input.descriptor == blocked, "Winograd reads channel-blocked input")
-        (tileRows, tileColumns) = ((height + 1) / 2, (width + 1) / 2)
+        (tileRows, tileColumns) = ((outputHeight + 1) / 2, (outputWidth + 1) / 2)
         tiles = builder.batchSize * tileRows * tileColumns
         relu = fusedReLU != nil
         weightSlot = layer.slots[0]
@@ -60,7 +77,7 @@ final class WinogradConvolution: CPUOperation {
         transformedWeightGradient = FloatBuffer(count: builder.isTraining ? 16 * channels * outputs : 0)
         self.builder = builder
         builder.reserveHostScratch(4 * 16 * tiles * (channels + outputs))
-        let output = try Activation(try MemoryDescriptor.channelBlocked([builder.batchSize, outputs, height, width]),
+        let output = try Activation(try MemoryDescriptor.channelBlocked([builder.batchSize, outputs, outputHeight, outputWidth]),
                                     engine: builder.engine)
         super.init(name: [layer.name, fusedReLU].compactMap { $0 }.joined(separator: "+"), input: input, output: output)
     }
@@ -152,10 +169,11 @@ final class WinogradConvolution: CPUOperation {
     }
 
     /// Where channel `c0` (a multiple of 8) of `image` starts in a channel-blocked tensor of
-    /// `count` channels: the 8 channels from `c0` at pixel `(y, x)` are at `+ (y * width + x) * block`.
+    /// `count` channels on maps of `pixels`: the 8 channels from `c0` at pixel `(y, x)` of a map
+    /// `w` wide are at `+ (y * w + x) * block`.
     @inline(__always)
-    private func plane(_ base: UnsafeMutablePointer<Float>, image: Int, channel c0: Int, count: Int) -> UnsafeMutablePointer<Float> {
-        base + ((image * (count / block) + c0 / block) * height * width) * block + c0 % block
+    private func plane(_ base: UnsafeMutablePointer<Float>, image: Int, channel c0: Int, count: Int, pixels: Int) -> UnsafeMutablePointer<Float> {
+        base + ((image * (count / block) + c0 / block) * pixels) * block + c0 % block
     }
 
     /// `U[ξ][c][k] = (G g Gᵀ)[ξ]` for every kernel `g = weights[k][c]`.
@@ -215,11 +233,11 @@ final class WinogradConvolution: CPUOperation {
     /// `V[ξ][t][c] = (Bᵀ d B)[ξ]` for the 4x4 input patch `d` of every tile `t` (zero outside the image).
     private func transformInput() {
         nonisolated(unsafe) let (x, v) = (input.storage.pointer.assumingMemoryBound(to: Float.self), transformedInput)
-        let (c, h, w, t) = (channels, height, width, tiles)
+        let (c, h, w, t, pad) = (channels, height, width, tiles, padding)
         forEachTile(channels: c) { [self] tile, image, oy, ox, c0 in
-            // The 4x4 patch starts one pixel above and left of the tile's output.
-            let (y0, x0) = (oy - 1, ox - 1)
-            let p = plane(x, image: image, channel: c0, count: c)
+            // The 4x4 patch starts `padding` pixels above and left of the tile's output.
+            let (y0, x0) = (oy - pad, ox - pad)
+            let p = plane(x, image: image, channel: c0, count: c, pixels: h * w)
             @inline(__always) func at(_ y: Int, _ x: Int) -> SIMD8<Float> {
                 y >= 0 && y < h && x >= 0 && x < w ? load8(p + (y * w + x) * block) : .zero
             }
@@ -247,7 +265,7 @@ final class WinogradConvolution: CPUOperation {
     private func transformOutput() {
         nonisolated(unsafe) let (y, m) = (output.storage.pointer.assumingMemoryBound(to: Float.self), products)
         nonisolated(unsafe) let bias = biasSlot.map { UnsafePointer(builder.parameters.baseAddress + $0.offset) }
-        let (k, h, w, t, relu) = (outputs, height, width, tiles, relu)
+        let (k, h, w, t, relu) = (outputs, outputHeight, outputWidth, tiles, relu)
         forEachTile(channels: k) { [self] tile, image, oy, ox, k0 in
             let source = m + tile * k + k0
             @inline(__always) func at(_ xi: Int) -> SIMD8<Float> { load8(source + xi * t * k) }
@@ -264,7 +282,7 @@ final class WinogradConvolution: CPUOperation {
                 out = (out.0.replacing(with: 0, where: out.0 .< 0), out.1.replacing(with: 0, where: out.1 .< 0),
                        out.2.replacing(with: 0, where: out.2 .< 0), out.3.replacing(with: 0, where: out.3 .< 0))
             }
-            let p = plane(y, image: image, channel: k0, count: k)
+            let p = plane(y, image: image, channel: k0, count: k, pixels: h * w)
             store8(out.0, p + (oy * w + ox) * block)
             if ox + 1 < w { store8(out.1, p + (oy * w + ox + 1) * block) }
             if oy + 1 < h {
@@ -280,7 +298,7 @@ final class WinogradConvolution: CPUOperation {
         nonisolated(unsafe) let (dy, y) = (dy, output.storage.pointer.assumingMemoryBound(to: Float.self))
         nonisolated(unsafe) let biasGradient = biasSlot.map { builder.gradients.baseAddress + $0.offset }
         let sumsBias = biasGradient != nil && computesParameterGradients
-        let (k, b, pixels, n, relu) = (outputs, block, height * width, builder.batchSize, relu)
+        let (k, b, pixels, n, relu) = (outputs, block, outputHeight * outputWidth, builder.batchSize, relu)
         guard relu || sumsBias else { return }
         parallel(k / 8) { range in
             for group in range {
@@ -306,9 +324,9 @@ final class WinogradConvolution: CPUOperation {
     /// `dM = A dY Aᵀ` for every tile (the 2x2 output gradient, zero past the map's edge).
     private func transformOutputGradient(_ dy: UnsafeMutablePointer<Float>) {
         nonisolated(unsafe) let (dy, dm) = (dy, products)
-        let (k, h, w, t) = (outputs, height, width, tiles)
+        let (k, h, w, t) = (outputs, outputHeight, outputWidth, tiles)
         forEachTile(channels: k) { [self] tile, image, oy, ox, k0 in
-            let p = plane(dy, image: image, channel: k0, count: k)
+            let p = plane(dy, image: image, channel: k0, count: k, pixels: h * w)
             @inline(__always) func at(_ y: Int, _ x: Int) -> SIMD8<Float> {
                 y < h && x < w ? load8(p + (y * w + x) * block) : .zero
             }
@@ -334,14 +352,14 @@ final class WinogradConvolution: CPUOperation {
     /// overlap by two pixels), split among threads by image so no two write the same pixel.
     private func scatterInputGradient(_ dx: UnsafeMutablePointer<Float>) {
         nonisolated(unsafe) let (dx, dv) = (dx, transformedInput)
-        let (c, h, w, rows, columns, t) = (channels, height, width, tileRows, tileColumns, tiles)
+        let (c, h, w, rows, columns, t, pad) = (channels, height, width, tileRows, tileColumns, tiles, padding)
         let perImage = rows * columns
         dx.update(repeating: 0, count: builder.batchSize * c * h * w)
         parallel(builder.batchSize) { [self] images in
             for image in images {
                 for position in 0..<perImage {
                     let tile = image * perImage + position
-                    let (y0, x0) = (2 * (position / columns) - 1, 2 * (position % columns) - 1)
+                    let (y0, x0) = (2 * (position / columns) - pad, 2 * (position % columns) - pad)
                     for c0 in stride(from: 0, to: c, by: 8) {
                         let source = dv + tile * c + c0
                         @inline(__always) func at(_ xi: Int) -> SIMD8<Float> { load8(source + xi * t * c) }
@@ -352,7 +370,7 @@ final class WinogradConvolution: CPUOperation {
                         }
                         let f = (row(0), row(1), row(2), row(3))
                         // ... then down each column, added into the patch where it lies in the image.
-                        let p = plane(dx, image: image, channel: c0, count: c)
+                        let p = plane(dx, image: image, channel: c0, count: c, pixels: h * w)
                         func add(_ y: Int, _ x: Int, _ value: SIMD8<Float>) {
                             guard y >= 0 && y < h && x >= 0 && x < w else { return }
                             let q = p + (y * w + x) * block
