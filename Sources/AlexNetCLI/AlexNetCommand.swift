@@ -32,11 +32,10 @@ struct AlexNetCommand: ParsableCommand {
             Glibc.exit(64)
         }
         // Before any thread starts, so that all inherit the mask: SIGINT and SIGTERM never run
-        // a handler on a thread inside oneDNN (see CInterrupts.h). `serve` leaves them to its
-        // service group, whose signal sources read them blocked; every other command has a
-        // thread of ours take them.
+        // a handler on a thread inside oneDNN (see CInterrupts.h). `serve`'s service group
+        // later puts libdispatch's handler in place of ours; it runs on the same thread.
         alexnet_signals_block()
-        if arguments.first != "serve" { alexnet_signals_watch() }
+        alexnet_signals_watch()
         main(arguments)
     }
 

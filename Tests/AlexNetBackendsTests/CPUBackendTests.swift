@@ -139,10 +139,11 @@ func probe(_ layer: any Layer, input: Shape = Shape(channels: 3, height: 9, widt
     /// on where oneDNN has no Winograd kernel), forced on: a training step against the reference
     /// math on an odd map (tiles overhang the edge) and an even one, with and without bias and
     /// fused ReLU, one of them giving its input gradient to the other; then inference plans.
-    /// With padding 0 (CIFAR's conv2) each layer's map is 2 pixels smaller than its input's.
-    @Test(arguments: [(9, 1), (8, 1), (11, 0), (10, 0)])
-    func ownWinograd(size: Int, padding: Int) throws {
-        let network = Network(name: "winograd", inputShape: Shape(channels: 3, height: size, width: size), layers: [
+    /// With padding 0 (CIFAR's conv2) each layer's map is 2 pixels smaller than its input's;
+    /// the non-square maps catch rows and columns swapped.
+    @Test(arguments: [(9, 9, 1), (8, 8, 1), (11, 11, 0), (10, 10, 0), (11, 10, 0), (8, 9, 1)])
+    func ownWinograd(height: Int, width: Int, padding: Int) throws {
+        let network = Network(name: "winograd", inputShape: Shape(channels: 3, height: height, width: width), layers: [
             NamedLayer("conv0", Convolution(outputChannels: 16, kernelSize: 3, padding: 1)),
             NamedLayer("relu0", ReLU()),
             NamedLayer("conv1", Convolution(outputChannels: 32, kernelSize: 3, padding: padding)),
@@ -158,7 +159,7 @@ func probe(_ layer: any Layer, input: Shape = Shape(channels: 3, height: 9, widt
         #expect(implementations.filter { $0.hasPrefix("winograd") }.count == 2, "\(implementations)")
         let reference = try ReferenceBackend().makePlan(for: resolved, batchSize: 3, mode: .inference, seed: 2)
         let inference = try CPUBackend(threads: 2, winograd: .own).makePlan(for: resolved, batchSize: 3, mode: .inference, seed: 2)
-        let input = Tensor(randomUniform: [3, 3, size, size], seed: 11)
+        let input = Tensor(randomUniform: [3, 3, height, width], seed: 11)
         #expect(Comparison(try inference.infer(input), try reference.infer(input), atol: 1e-5, rtol: 1e-4).isClose)
         for target in [inference, reference] {
             for index in 0..<target.parameters.count { target.parameters[index] *= -0.5 }
@@ -166,6 +167,30 @@ func probe(_ layer: any Layer, input: Shape = Shape(channels: 3, height: 9, widt
         }
         let after = Comparison(try inference.infer(input), try reference.infer(input), atol: 1e-5, rtol: 1e-4)
         #expect(after.isClose, "after new parameters: \(after)")
+    }
+
+    /// Which 3x3 layers the default plan gives to `WinogradConvolution`: on AVX2 (oneDNN has no
+    /// f32 Winograd) maps from 7x7 at any batch, 5x5 maps only in batches of 8 or more (at
+    /// batch 1 its overhead lost); on AVX-512 none (oneDNN's own is used, or direct).
+    @Test func ownWinogradChoice() throws {
+        let network = Network(name: "choice", inputShape: Shape(channels: 3, height: 7, width: 7), layers: [
+            NamedLayer("conv0", Convolution(outputChannels: 16, kernelSize: 3, padding: 1)),
+            NamedLayer("conv1", Convolution(outputChannels: 16, kernelSize: 3, padding: 1)),   // 7x7
+            NamedLayer("conv2", Convolution(outputChannels: 16, kernelSize: 3, padding: 0)),   // 5x5
+            NamedLayer("conv3", Convolution(outputChannels: 16, kernelSize: 3, padding: 1)),   // 5x5
+            NamedLayer("flatten", Flatten()),
+            NamedLayer("fc", Linear(outputFeatures: 5)),
+        ], initialization: .pytorch)
+        let resolved = try network.resolved()
+        for (batch, mode) in [(1, PlanMode.inference), (8, .inference), (8, .training)] {
+            let plan = try CPUBackend(threads: 2).makePlan(for: resolved, batchSize: batch, mode: mode, seed: 1)
+            let timings = try #require(plan as? any ProfilingPlan).timings
+            let ours = ["conv0", "conv1", "conv2", "conv3"].map { name in
+                timings.contains { $0.name == name && $0.implementation.hasPrefix("winograd F(2x2") }
+            }
+            let expected = hasAVX512Core ? [false, false, false, false] : [false, true, batch >= 8, batch >= 8]
+            #expect(ours == expected, "batch \(batch) \(mode): \(timings.map { "\($0.name): \($0.implementation)" })")
+        }
     }
 
     /// Inference plans with Winograd (on AVX-512 oneDNN 2.6 runs 3x3 convolutions with

@@ -229,7 +229,8 @@ extension TrainCLITests {
                 environment: ["OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"])
             // Retried for a loaded machine's timing, never for a crash: a signal handled on a
             // thread inside oneDNN's sgemm once corrupted the heap of both processes here.
-            let crashMarkers = ["corrupted", "free(): ", "malloc(): ", "Program crashed", "Signal: "]
+            let crashMarkers = ["corrupted", "corruption", "free(): ", "malloc(): ", "munmap_chunk", "malloc_consolidate",
+                                "Program crashed", "Signal: ", "exited on signal 6", "exited on signal 11"]
             if let marker = crashMarkers.first(where: { progress.contains($0) || printed.contains($0) }) {
                 Issue.record("a process crashed after Ctrl-C (\(marker)):\n\(printed)\n\(progress.suffix(3000))")
                 return

@@ -10,9 +10,10 @@
 // there (or on a thread a library started before `main`, which never runs oneDNN).
 #pragma once
 
-/// Installs the handler for SIGINT and SIGTERM and blocks both in the calling thread, and so in
-/// every thread it starts later. Call first, before any thread of ours exists. Children forked
-/// later get them unblocked again.
+/// Blocks SIGINT and SIGTERM in the calling thread, and so in every thread it starts later, and
+/// installs the handler. Call first, before any thread of ours exists. A child made by `fork`
+/// gets them unblocked again; one made by `posix_spawn` (which skips fork handlers) would need
+/// `posix_spawnattr_setsigmask` (the tool starts no processes).
 void alexnet_signals_block(void);
 
 /// Starts the thread that accepts SIGINT and SIGTERM. Until `alexnet_interrupts_install`, each
