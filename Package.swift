@@ -48,7 +48,7 @@ let package = Package(
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
         .systemLibrary(name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c"),
         .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
-        // The one C of our own: an async-signal-safe Ctrl-C handler for the command-line tool.
+        // The one C of our own: the command-line tool's SIGINT and SIGTERM, kept off the threads that compute.
         .target(name: "CInterrupts"),
         // Hand-declared prototypes of NVIDIA's libraries, opened with dlopen at run time.
         .systemLibrary(name: "CCUDA", path: "Sources/CCUDA"),
