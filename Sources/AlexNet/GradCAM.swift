@@ -11,7 +11,8 @@ import AlexNetTraining
 /// and the heat map is ReLU(Σ_k α_k A_k), scaled so that its largest value is 1.
 ///
 /// The network is cut after the layer: an inference plan of the first part gives A, and an
-/// attribution plan of the rest (dropout left out: evaluation mode) gives the logits and, from
+/// attribution plan of the rest (evaluation mode: dropout left out, batch norm with its running
+/// statistics) gives the logits and, from
 /// backward with a one-hot output gradient, ∂y_c/∂A. Both run on the chosen backend; no math
 /// is written twice.
 public final class GradCAM {
@@ -50,10 +51,6 @@ public final class GradCAM {
                 + "Grad-CAM needs a convolutional layer")
         }
         let tailNetwork = try network.suffix(after: index, inputShape: headNetwork.outputShape, evaluation: true).resolved()
-        if let batchNorm = tailNetwork.layers.first(where: { $0.layer is BatchNorm }) {
-            throw GradCAMError("layer '\(batchNorm.name)' is a batch norm after '\(name)': its evaluation-mode gradient is not supported yet; "
-                + "choose a later layer with --layer")
-        }
         guard !tailNetwork.layers.isEmpty else { throw GradCAMError("'\(name)' is the network's last layer: nothing follows it to explain") }
         self.layer = headNetwork.layers.last!.name
         preprocessing = model.preprocessing.fitted(to: network.inputShape)

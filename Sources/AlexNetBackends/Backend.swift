@@ -3,8 +3,10 @@ import AlexNetNetwork
 
 /// What a plan is made for: training plans have backward passes, gradient buffers and optimizer
 /// state; inference plans only run forward in evaluation mode (and need less memory);
-/// attribution plans are training plans whose backward pass also gives the gradient with
-/// respect to the input (`Plan.inputGradient`), which training never needs (Grad-CAM, saliency).
+/// attribution plans give the gradient of the network in evaluation mode (dropout the identity,
+/// batch norm with its running statistics) with respect to its input (`Plan.inputGradient`),
+/// which training never needs: what Grad-CAM and saliency maps explain is the network that
+/// classifies, not the one that trains.
 public enum PlanMode: String, Sendable, CaseIterable {
     case training, inference, attribution
 }
@@ -90,10 +92,9 @@ public protocol Plan: AnyObject {
     func update(with optimizer: Optimizer, learningRate: Float, step: Int) throws
 
     /// The gradient with respect to `input` (`[N] + inputShape`) of the sum of `outputGradient`
-    /// times the plan's output (`[N, outputs]`): one forward pass in training mode (dropout
-    /// applies: leave it out of the network, as `Network.suffix(after:inputShape:evaluation:)`
-    /// does, for evaluation-mode gradients), then backward from `outputGradient`. Parameter
-    /// gradients are overwritten on the way. Plans made for `.attribution` only.
+    /// times the plan's output (`[N, outputs]`) in evaluation mode (dropout the identity, batch
+    /// norm with its running statistics, which it leaves alone): one forward pass, then backward
+    /// from `outputGradient`. Plans made for `.attribution` only.
     func inputGradient(input: Tensor, outputGradient: Tensor) throws -> Tensor
 }
 

@@ -12,7 +12,8 @@ struct ExplainCommand: ParsableCommand {
             the mean gradient of the class's logit with respect to it, and keeps the positive \
             part of the weighted sum: the regions that raise the class's score. The gradients \
             come from the backend's own backward pass through the layers after --layer (default: \
-            the last convolution, after its ReLU), in evaluation mode.
+            the last convolution; a convolution is taken after its batch norm and ReLU) in \
+            evaluation mode: dropout off, batch norm with its running statistics.
 
             Each image is one row of the PNG: the crop the network sees, and the same crop with \
             the heat map over it (blue: no effect, red: strongest).

@@ -11,8 +11,8 @@ struct FeaturesCommand: ParsableCommand {
         discussion: """
             The images are preprocessed as for evaluation (centre crop, no augmentation) and \
             run through the network cut after --layer, in evaluation mode, on the chosen \
-            backend. A linear or convolutional layer is taken after the activation that follows \
-            it (--layer fc7 gives relu7's output). The file is safetensors: `features` [N, D] \
+            backend. A linear or convolutional layer is taken after the batch norm and the \
+            activation that follow it (--layer fc7 gives relu7's output). The file is safetensors: `features` [N, D] \
             float32, `labels` [N] int64, and metadata naming the layer, the network, a \
             fingerprint of its weights, the dataset and split, the class names and, for image \
             folders, each image's file.

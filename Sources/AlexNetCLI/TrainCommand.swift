@@ -93,7 +93,7 @@ struct TrainCommand: ParsableCommand {
     var from: String?
     @Option(parsing: .unconditional, help: ArgumentHelp("The number of classes to train (a check: it must be the dataset's).", valueName: "n"))
     var classes: Int?
-    @Option(help: ArgumentHelp("With --from: layers that do not train (shell pattern over layer names, e.g. 'features.*'; repeatable). They get no update and no weight gradients.", valueName: "pattern"))
+    @Option(help: ArgumentHelp("With --from: layers that do not train (shell pattern over layer names, e.g. 'features.*'; repeatable). They get no update and no weight gradients; a frozen batch norm normalises with its running statistics and keeps them, as in Keras.", valueName: "pattern"))
     var freeze: [String] = []
     @Option(name: .customLong("freeze-until"), help: ArgumentHelp("With --from: freeze every layer up to and including this one (e.g. features.10 or conv5).", valueName: "layer"))
     var freezeUntil: String?

@@ -150,6 +150,13 @@ public struct ResolvedNetwork: Sendable {
         layers.first { $0.parameterCount > 0 && !frozenLayers.contains($0.name) }?.index
     }
 
+    /// Whether `layer` runs in evaluation mode in training passes too: a frozen batch norm
+    /// normalises with its running statistics and leaves them alone, as Keras's frozen layers
+    /// do, so fine-tuning on a few new images cannot shift statistics learned on many.
+    public func evaluatesInTraining(_ layer: ResolvedLayer) -> Bool {
+        layer.layer is BatchNorm && frozenLayers.contains(layer.name)
+    }
+
     public var inputShape: Shape { network.inputShape }
     public var outputShape: Shape { layers.last!.outputShape }
     /// Trainable parameters (what papers and `model.parameters()` count).

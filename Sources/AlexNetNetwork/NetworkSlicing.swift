@@ -13,8 +13,9 @@ extension Network {
     }
 
     /// The layer whose output is the network's image features: `name` (nil: the last hidden
-    /// layer, the linear layer before the classifier), extended over the activation that
-    /// follows it (a ReLU, `fc7` -> `relu7`), since features are taken after the nonlinearity.
+    /// layer, the linear layer before the classifier), extended over the batch norm and the
+    /// activation that follow it (`fc7` -> `relu7`; CIFAR-10's `conv1` -> `bn1` -> `relu1`),
+    /// since features are taken after the nonlinearity.
     /// Returns the index of the last layer to keep.
     public func featureLayerIndex(named name: String?) throws(NetworkError) -> Int {
         var index: Int
@@ -25,7 +26,7 @@ extension Network {
             guard linears.count >= 2 else { throw .noHiddenLayer(network: self.name) }
             index = linears[linears.count - 2]
         }
-        while index + 1 < layers.count, layers[index + 1].layer is ReLU || layers[index + 1].layer is Tanh || layers[index + 1].layer is Sigmoid {
+        while index + 1 < layers.count, [BatchNorm.kind, ReLU.kind, Tanh.kind, Sigmoid.kind].contains(layers[index + 1].kind) {
             index += 1
         }
         return index

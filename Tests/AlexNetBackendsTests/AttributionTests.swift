@@ -30,16 +30,37 @@ import Testing
         fc       linear   out=4
         """
 
+    /// Batch norm first (the cpu backend gives the input gradient from its backward), dropout
+    /// and a batch norm of features between the dense layers: evaluation mode throughout.
+    static let batchNormAndDropout = """
+        name: bn-dropout
+        input: 3x5x5
+
+        bn1      batchnorm
+        conv1    conv     out=4 kernel=3 pad=1
+        relu1    relu
+        flatten  flatten
+        fc6      linear   out=6
+        bn6      batchnorm
+        drop6    dropout  p=0.5
+        fc7      linear   out=3
+        """
+
     static func outputGradient(batch: Int, outputs: Int) -> Tensor {
         Tensor(shape: [batch, outputs], scalars: (0..<(batch * outputs)).map { Float(($0 * 7) % 5) - 2 })
     }
 
-    @Test(arguments: [tail, convolutionFirst])
+    @Test(arguments: [tail, convolutionFirst, batchNormAndDropout])
     func inputGradientsMatchFiniteDifferencesOnBothBackends(_ text: String) throws {
         let network = try NetworkFile.parse(text).resolved()
         let batch = 2
         let reference = try ReferenceBackend().makePlan(for: network, batchSize: batch, mode: .attribution, seed: 5)
         let cpu = try CPUBackend(threads: 2).makePlan(for: network, batchSize: batch, mode: .attribution, seed: 5)
+        // Running statistics far from a fresh layer's (0 and 1), the same in both plans.
+        let statistics = Self.runningStatistics(of: network)
+        _ = reference.state.pointer.update(fromContentsOf: statistics)
+        _ = cpu.state.pointer.update(fromContentsOf: statistics)
+        cpu.copyFromHost()
         let input = Tensor(randomUniform: [batch] + network.inputShape.dimensions, seed: 9)
         let dy = Self.outputGradient(batch: batch, outputs: network.outputShape.elementCount)
         let expected = try reference.inputGradient(input: input, outputGradient: dy)
@@ -62,6 +83,24 @@ import Testing
 
         let fast = Comparison(try cpu.inputGradient(input: input, outputGradient: dy), expected, atol: 1e-5, rtol: 1e-4)
         #expect(fast.isClose, "\(network.network.name) cpu input gradient: \(fast)")
+        cpu.copyToHost()
+        #expect(reference.state.array == statistics && cpu.state.array == statistics,
+                "attribution must leave the running statistics alone")
+    }
+
+    /// The state buffer with each batch norm's running means in [-0.5, 0.5) and variances in
+    /// [0.5, 2.5), far from a fresh layer's 0 and 1.
+    static func runningStatistics(of network: ResolvedNetwork) -> [Float] {
+        var state = [Float](repeating: 0, count: network.layout.stateCount)
+        for layer in network.layers where layer.layer is BatchNorm {
+            let (mean, variance) = (layer.slots[2], layer.slots[3])
+            for i in 0..<mean.count {
+                let u = Float((i * 37 + mean.offset) % 11) / 11
+                state[mean.offset + i] = u - 0.5
+                state[variance.offset + i] = 0.5 + 2 * u
+            }
+        }
+        return state
     }
 
     @Test func otherPlansRefuseInputGradients() throws {

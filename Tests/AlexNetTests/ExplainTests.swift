@@ -234,4 +234,38 @@ enum ExplainFixture {
         #expect { try GradCAM(model: model).map(of: image, label: 3) } throws: { "\($0)".contains("outside") }
         #expect { try GradCAM(model: model, layer: "fc1") } throws: { "\($0)".contains("needs a convolutional layer") }
     }
+
+    /// On a layer with batch norms after it (CIFAR-10's conv1), the rest runs in evaluation
+    /// mode, so the explanation is of the classifier's own logits; both backends agree.
+    @Test func explainsALayerWithBatchNormAfterIt() throws {
+        let text = """
+            name: tiny-bn
+            input: 3x16x16
+
+            conv1    conv       out=4 kernel=3 pad=1
+            bn1      batchnorm
+            relu1    relu
+            pool1    maxpool    kernel=2 stride=2
+            conv2    conv       out=6 kernel=3 pad=1
+            bn2      batchnorm
+            relu2    relu
+            flatten  flatten
+            fc1      linear     out=8
+            drop     dropout    p=0.5
+            fc2      linear     out=3
+            """
+        let model = try TrainedModel(checkpoint: ClassifierFixture.checkpoint(text, seed: 4).path)
+        let image = ClassifierFixture.photo()
+        let reference = try GradCAM(model: model, layer: "conv1", backend: ReferenceBackend())
+        #expect(reference.layer == "relu1", "conv1 taken after its batch norm and ReLU")
+        let (expected, cpu) = (try reference.map(of: image), try GradCAM(model: model, layer: "conv1", backend: CPUBackend(threads: 2)).map(of: image))
+        #expect(expected.width == 16 && expected.label == cpu.label)
+        let check = Comparison(cpu.heat, expected.heat, atol: 1e-4, rtol: 1e-3)
+        #expect(check.isClose, "\(check)")
+        #expect(expected.heat.max() == 1)
+        // The probability explained is the evaluation pass's.
+        let guesses = try Classifier(model: model, backend: "reference").classify(images: [image], top: 1)
+        let top = try #require(guesses.first?.first)
+        #expect(top.label == expected.label && abs(top.probability - Double(expected.probability)) < 1e-5, "\(top) \(expected.probability)")
+    }
 }

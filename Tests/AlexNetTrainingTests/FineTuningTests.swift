@@ -111,6 +111,66 @@ enum TinyTorchvision {
         }
     }
 
+    /// A frozen batch norm runs in evaluation mode in training steps, as Keras's do: it
+    /// normalises with its running statistics and leaves them alone, and the gradient goes
+    /// through it as through the affine map it then is; the same on both backends. An
+    /// unfrozen one still uses and updates its batch statistics.
+    @Test func frozenBatchNormKeepsItsRunningStatistics() throws {
+        var network = try NetworkFile.parse("""
+            name: bn-frozen
+            input: 3x8x8
+
+            conv1    conv       out=8 kernel=3 pad=1
+            bn1      batchnorm
+            relu1    relu
+            conv2    conv       out=8 kernel=3 stride=2 pad=1
+            bn2      batchnorm
+            relu2    relu
+            flatten  flatten
+            fc       linear     out=4
+            """).resolved()
+        network.frozenLayers = ["bn1", "bn2"]
+        let input = Tensor(shape: [4, 3, 8, 8], scalars: (0..<(4 * 3 * 64)).map { Float(($0 * 37) % 101) / 101 })
+        let labels = [0, 1, 2, 3]
+        var state = [Float](repeating: 0, count: network.layout.stateCount)
+        for layer in network.layers where layer.layer is BatchNorm {
+            for i in 0..<layer.slots[2].count {
+                state[layer.slots[2].offset + i] = Float(i % 3) * 0.2 - 0.1
+                state[layer.slots[3].offset + i] = 0.5 + Float(i % 4) * 0.3
+            }
+        }
+        var gradients: [[Float]] = []
+        for backend in ["reference", "cpu"] {
+            let plan = try Backends.make(backend).makePlan(for: network, batchSize: 4, mode: .training, seed: 2)
+            let evaluation = try Backends.make(backend).makePlan(for: network, batchSize: 4, mode: .inference, seed: 2)
+            for p in [plan, evaluation] {
+                _ = p.state.pointer.update(fromContentsOf: state)
+                p.copyFromHost()
+            }
+            let step = try plan.computeGradients(input: input, labels: labels, step: 0)
+            plan.copyToHost()
+            #expect(plan.state.array == state, "\(backend): a frozen batch norm's running statistics moved")
+            let logits = Comparison(step.logits.scalars, try evaluation.infer(input).scalars, atol: 1e-5, rtol: 1e-4)
+            #expect(logits.isClose, "\(backend): a training step with every batch norm frozen is the evaluation pass: \(logits)")
+            gradients.append(plan.gradients.array)
+        }
+        let agree = Comparison(gradients[1], gradients[0], atol: 1e-5, rtol: 1e-3)
+        #expect(agree.isClose, "cpu against reference gradients: \(agree)")
+        for name in ["bn1.weight", "bn2.bias"] {
+            let slot = try #require(network.layout.slot(named: name))
+            #expect(gradients[0][slot.offset..<slot.offset + slot.count].allSatisfy { $0 == 0 }, "\(name) has a gradient")
+        }
+
+        // Unfrozen, the same layers update their statistics.
+        network.frozenLayers = []
+        let plan = try CPUBackend(threads: 2).makePlan(for: network, batchSize: 4, mode: .training, seed: 2)
+        _ = plan.state.pointer.update(fromContentsOf: state)
+        plan.copyFromHost()
+        _ = try plan.computeGradients(input: input, labels: labels, step: 0)
+        plan.copyToHost()
+        #expect(plan.state.array != state)
+    }
+
     /// Freezing what cannot be frozen is refused, naming the layers.
     @Test func impossibleFreezesAreRefused() throws {
         let network = try TinyTorchvision.network(classes: 3).resolved()

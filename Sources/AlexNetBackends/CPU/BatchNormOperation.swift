@@ -5,13 +5,17 @@ import CDNNL
 /// Batch normalization on oneDNN (2-D feature maps in their blocked layout, or plain `[N, F]`).
 /// Training normalises with the batch statistics, which oneDNN returns, and then updates the
 /// running statistics in the state buffer as PyTorch does (unbiased variance); evaluation uses
-/// the running statistics through a second primitive.
+/// the running statistics through a second primitive. In `evaluation` mode (attribution plans,
+/// a frozen batch norm in training) it always normalises with the running statistics, leaves
+/// them alone, and backward gives only the input's gradient, `dx = gamma dy / sqrt(var + eps)`.
 final class BatchNormOperation: CPUOperation {
     private let builder: PlanBuilder
     private let batchNorm: BatchNorm
     private let channels: Int
     private let valuesPerChannel: Int
     private let trainingPD: PrimitiveDescriptor?
+    private let inferencePD: PrimitiveDescriptor
+    private let evaluation: Bool
     private var trainingForward: BoundPrimitive?
     private var inferenceForward: BoundPrimitive!
     private var backwardPrimitive: BoundPrimitive?
@@ -19,8 +23,10 @@ final class BatchNormOperation: CPUOperation {
     private let runningMean: UnsafeMutablePointer<Float>, runningVariance: UnsafeMutablePointer<Float>
     private let layer: ResolvedLayer
     private var ownInputGradient: Activation?
+    /// Where evaluation mode's backward writes the scale gradient nobody reads.
+    private var unusedScaleGradient: Activation?
 
-    init(_ layer: ResolvedLayer, input: Activation, builder: PlanBuilder) throws {
+    init(_ layer: ResolvedLayer, input: Activation, builder: PlanBuilder, evaluation: Bool = false) throws {
         batchNorm = layer.layer as! BatchNorm
         self.builder = builder
         self.layer = layer
@@ -40,8 +46,9 @@ final class BatchNormOperation: CPUOperation {
         var inferenceDesc = dnnl_batch_normalization_desc_t()
         try check(dnnl_batch_normalization_forward_desc_init(&inferenceDesc, dnnl_forward_inference, &data, batchNorm.epsilon,
                                                              flags | dnnl_use_global_stats.rawValue), "describing '\(layer.name)'")
-        let inferencePD = try PrimitiveDescriptor(&inferenceDesc, attributes: try Attributes(), engine: engine, what: "'\(layer.name)'")
-        if builder.isTraining {
+        inferencePD = try PrimitiveDescriptor(&inferenceDesc, attributes: try Attributes(), engine: engine, what: "'\(layer.name)'")
+        self.evaluation = evaluation
+        if builder.isTraining && !evaluation {
             var trainingDesc = dnnl_batch_normalization_desc_t()
             try check(dnnl_batch_normalization_forward_desc_init(&trainingDesc, dnnl_forward_training, &data, batchNorm.epsilon, flags),
                       "describing '\(layer.name)'")
@@ -63,6 +70,7 @@ final class BatchNormOperation: CPUOperation {
     }
 
     override func prepareBackward(outputParity: Int, inputParity: Int?) throws {
+        if evaluation { return try prepareEvaluationBackward(outputParity: outputParity, inputParity: inputParity) }
         guard let trainingPD else { return }
         let engine = builder.engine
         let diffOutput = try builder.gradient(output.descriptor, parity: outputParity)
@@ -90,6 +98,32 @@ final class BatchNormOperation: CPUOperation {
             (CDNNL_ARG_DIFF_SHIFT, try builder.memory(statistics, on: builder.gradients, offset: layer.slots[1].offset))])
     }
 
+    /// Backward with the running statistics (oneDNN's `use_global_stats`): the input's
+    /// gradient only (none when nothing below needs it).
+    private func prepareEvaluationBackward(outputParity: Int, inputParity: Int?) throws {
+        guard let inputParity else { return }
+        let statistics = try MemoryDescriptor.plain([channels])
+        let unusedScaleGradient = try Activation(statistics, engine: builder.engine)
+        self.unusedScaleGradient = unusedScaleGradient
+        var data = input.descriptor.raw, diff = input.descriptor.raw
+        var desc = dnnl_batch_normalization_desc_t()
+        // oneDNN 2.6 has no `backward_data` kernel with a scale: the full backward runs, its
+        // scale gradient going to a scratch vector of the operation's own.
+        try check(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &data, batchNorm.epsilon,
+                                                              dnnl_use_scale.rawValue | dnnl_use_global_stats.rawValue),
+                  "describing the backward of '\(name)' in evaluation mode")
+        let pd = try PrimitiveDescriptor(&desc, attributes: try Attributes(), engine: builder.engine, hint: inferencePD,
+                                         what: "backward of '\(name)' in evaluation mode")
+        backwardPrimitive = try builder.primitive(pd, name: "\(name) backward", [
+            (CDNNL_ARG_SRC, input.memory),
+            (CDNNL_ARG_MEAN, try builder.memory(statistics, on: builder.state, offset: layer.slots[2].offset)),
+            (CDNNL_ARG_VARIANCE, try builder.memory(statistics, on: builder.state, offset: layer.slots[3].offset)),
+            (CDNNL_ARG_DIFF_DST, try builder.gradient(output.descriptor, parity: outputParity)),
+            (CDNNL_ARG_SCALE, try builder.memory(statistics, on: builder.parameters, offset: layer.slots[0].offset)),
+            (CDNNL_ARG_DIFF_SRC, try builder.gradient(input.descriptor, parity: inputParity)),
+            (CDNNL_ARG_DIFF_SCALE, unusedScaleGradient.memory)])
+    }
+
     override func forward(_ context: StepContext) {
         guard context.isTraining, let trainingForward else {
             inferenceForward.execute(builder.engine)
@@ -107,5 +141,5 @@ final class BatchNormOperation: CPUOperation {
     }
 
     override func backward(_ context: StepContext) { backwardPrimitive?.execute(builder.engine) }
-    override var implementation: String { trainingPD?.implementation ?? "" }
+    override var implementation: String { (trainingPD ?? inferencePD).implementation }
 }

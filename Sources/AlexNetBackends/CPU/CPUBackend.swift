@@ -217,7 +217,10 @@ public final class CPUPlan: ProfilingPlan {
             case let pool as AdaptiveAveragePool where PoolingOperation.supports(pool, input: layer.inputShape):
                 operation = try PoolingOperation(layer, input: current, builder: builder)
             case is BatchNorm:
-                operation = try BatchNormOperation(layer, input: current, builder: builder)
+                operation = try BatchNormOperation(layer, input: current, builder: builder,
+                                                   evaluation: inputGradient || network.evaluatesInTraining(layer))
+            case is Dropout where inputGradient:
+                operation = nil  // attribution plans run in evaluation mode: the identity
             case is Dropout where isPlain:
                 operation = try DropoutOperation(layer, input: current, builder: builder)
             case is Flatten:

@@ -51,10 +51,16 @@ public final class ReferencePlan: Plan {
                      "ReferencePlan: input \(input.shape) does not match \(network.inputShape)")
         var activations = [input]
         for (index, layer) in network.layers.enumerated() {
-            let context = PassContext(isTraining: isTraining, seed: seed, step: step, layerIndex: index, firstRow: firstRow)
+            let context = PassContext(isTraining: trains(index, isTraining), seed: seed, step: step, layerIndex: index, firstRow: firstRow)
             activations.append(layer.layer.forward(activations[index], parameters: layerParameters[index], context: context))
         }
         return activations
+    }
+
+    /// Whether layer `index` runs in training mode in a pass that trains: not in attribution
+    /// plans (evaluation mode throughout), nor for a frozen batch norm.
+    private func trains(_ index: Int, _ isTraining: Bool) -> Bool {
+        isTraining && mode != .attribution && !network.evaluatesInTraining(network.layers[index])
     }
 
     /// Backpropagates `outputGradient` through the layers from the last down to `lowest`,
@@ -66,7 +72,7 @@ public final class ReferencePlan: Plan {
         var gradient = outputGradient
         var ready = network.layout.trainableCount
         for (index, layer) in network.layers.enumerated().reversed() where index >= lowest {
-            let context = PassContext(isTraining: true, seed: seed, step: step, layerIndex: index, firstRow: firstRow)
+            let context = PassContext(isTraining: trains(index, true), seed: seed, step: step, layerIndex: index, firstRow: firstRow)
             gradient = layer.layer.backward(
                 input: activations[index], output: activations[index + 1], outputGradient: gradient,
                 parameters: layerParameters[index], context: context)
