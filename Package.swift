@@ -117,6 +117,6 @@ let package = Package(
         .testTarget(
             name: "AlexNetServerTests",
             dependencies: ["AlexNetServer", "AlexNet", .product(name: "HummingbirdTesting", package: "hummingbird")]),
-        .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNetCLI", "AlexNetData", "AlexNetInterop", "AlexNetTraining", "AlexNetTestSupport"]),
+        .testTarget(name: "AlexNetCLITests", dependencies: ["AlexNet", "AlexNetCLI", "AlexNetData", "AlexNetInterop", "AlexNetTraining", "AlexNetTestSupport"]),
     ]
 )

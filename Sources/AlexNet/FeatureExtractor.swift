@@ -82,26 +82,30 @@ public final class FeatureExtractor {
         return result
     }
 
-    /// The features of every image of `source` in order (`dimension` floats each) and their
-    /// labels, decoded and preprocessed on the loader's threads while the plan runs;
-    /// `progress(batchesDone, batches)` after each batch.
-    public func features(of source: any ImageSource, progress: (Int, Int) -> Void = { _, _ in }) throws -> (features: [Float], labels: [Int]) {
+    /// The features of every image of `source` in order (`dimension` floats each), their labels
+    /// and the source's index of each, decoded and preprocessed on the loader's threads while
+    /// the plan runs; `progress(batchesDone, batches)` after each batch. With `skipping`, images
+    /// that cannot be read are left out (and passed to it with why) instead of failing.
+    public func features(of source: any ImageSource, skipping: ((Int, String) -> Void)? = nil,
+                         progress: (Int, Int) -> Void = { _, _ in }) throws -> (features: [Float], labels: [Int], examples: [Int]) {
         let loader = try DataLoader(source: source, preprocessing: preprocessing, shape: network.inputShape,
-                                    batchSize: batchSize, training: false, skipBadImages: false)
-        var features = [Float](repeating: 0, count: source.count * dimension)
-        var labels = [Int](repeating: 0, count: source.count)
+                                    batchSize: batchSize, training: false, skipBadImages: skipping != nil)
+        var features: [Float] = [], labels: [Int] = [], examples: [Int] = []
+        features.reserveCapacity(source.count * dimension)
+        labels.reserveCapacity(source.count)
         let stream = loader.batches(epoch: 0)
         var done = 0
+        // Evaluation batches follow the source's order, less the images left out.
         while var batch = try stream.nextBatch() {
             let output = try plan.infer(batch.input)
-            // Evaluation batches follow the source's order, without gaps.
-            let first = batch.index * batchSize
-            features.replaceSubrange((first * dimension)..<((first + batch.count) * dimension), with: output.scalars[..<(batch.count * dimension)])
-            labels.replaceSubrange(first..<(first + batch.count), with: batch.labels[..<batch.count])
+            features += output.scalars[..<(batch.count * dimension)]
+            labels += batch.labels[..<batch.count]
+            examples += batch.examples
             loader.recycle(&batch)
             done += 1
             progress(done, loader.batchesPerEpoch)
         }
-        return (features, labels)
+        for (example, reason) in loader.skippedImages { skipping?(example, reason) }
+        return (features, labels, examples)
     }
 }

@@ -39,6 +39,8 @@ struct FeaturesCommand: ParsableCommand {
     var codes: Int?
     @Option(parsing: .unconditional, help: "Iterations of ITQ for --codes (0: plain PCA signs).") var itqIterations = 50
     @Option(help: ArgumentHelp("The safetensors file to write.", valueName: "file")) var out: String
+    @Flag(name: .customLong("skip-bad-images"), help: "Leave out images that cannot be read or decoded (listed) instead of stopping.")
+    var skipBadImages = false
 
     func validate() throws {
         guard ["train", "test"].contains(split) else { throw ValidationError("--split must be train or test, got \(split)") }
@@ -63,25 +65,35 @@ struct FeaturesCommand: ParsableCommand {
         let progress = ProgressDisplay()
         progress.note("\(extractor.layer) of \(trained.network.name): \(extractor.dimension) values for each of \(source.count) \(split) images of \(dataName)")
         let start = ProgressDisplay.seconds()
-        let (features, labels) = try extractor.features(of: source) { done, total in
+        var skipped: [String] = []
+        let (features, labels, examples) = try extractor.features(
+            of: source, skipping: skipBadImages ? { skipped.append("example \($0): \($1)") } : nil
+        ) { done, total in
             progress.simpleProgress("features", done: done, total: total)
         }
         progress.finishLine()
         let elapsed = ProgressDisplay.seconds() - start
-        progress.note(String(format: "%d images in %.1f s (%.0f img/s)", source.count, elapsed, Double(source.count) / max(elapsed, 1e-9)))
+        let count = labels.count
+        progress.note(String(format: "%d images in %.1f s (%.0f img/s)", count, elapsed, Double(count) / max(elapsed, 1e-9)))
+        if !skipped.isEmpty {
+            progress.note("skipped \(skipped.count) unreadable image\(skipped.count == 1 ? "" : "s") (--skip-bad-images), left out of the index:")
+            for line in skipped.prefix(10) { progress.note("  \(line)") }
+            if skipped.count > 10 { progress.note("  ... and \(skipped.count - 10) more") }
+        }
+        guard count > 0 else { throw CLIError("no image of \(dataName)'s \(split) split could be read: nothing to index") }
         var learnt: BinaryCodes?
         if let codes {
             let codeStart = ProgressDisplay.seconds()
-            learnt = try BinaryCodes.learn(features: features, count: source.count, dimension: extractor.dimension, bits: codes,
+            learnt = try BinaryCodes.learn(features: features, count: count, dimension: extractor.dimension, bits: codes,
                                            iterations: itqIterations)
             progress.note("learnt \(codes)-bit codes (\(learnt!.method)) in " + String(format: "%.1f s", ProgressDisplay.seconds() - codeStart))
         }
-        let files = (whole as? any ImageFiles).map { Array($0.files.prefix(source.count)) }
+        let files = (whole as? any ImageFiles).map { files in examples.map { files.files[$0] } }
         let index = FeatureIndex(features: features, labels: labels, dimension: extractor.dimension, layer: extractor.layer,
                                  network: trained.network.name, fingerprint: extractor.fingerprint, data: dataName, split: split,
                                  classNames: trained.classNames, paths: files, codes: learnt)
         try index.write(to: out)
-        print("wrote \(out): \(source.count) x \(extractor.dimension) features of \(extractor.layer)"
+        print("wrote \(out): \(count) x \(extractor.dimension) features of \(extractor.layer)"
             + (learnt.map { ", \($0.bits)-bit codes" } ?? ""))
     }
 }

@@ -15,6 +15,9 @@ public struct Batch: Sendable {
     public var count: Int
     public var input: Tensor
     public var labels: [Int]
+    /// The source's index of each real row (`count` of them): where a training batch took the
+    /// next readable image for a bad one, or an evaluation batch left a bad one out.
+    public var examples: [Int]
 }
 
 /// One process's share of data-parallel batches: `rank` of `count` processes.
@@ -130,6 +133,8 @@ public final class DataLoader: Sendable {
         let size = shape.elementCount
         var scalars = pool.take() ?? Self.uninitializedBatch(batchSize * size)
         var labels = [Int](repeating: 0, count: batchSize)
+        var examples: [Int] = []
+        examples.reserveCapacity(available)
         var count = 0
         for position in start..<(start + available) {
             var example = order[position]
@@ -152,13 +157,14 @@ public final class DataLoader: Sendable {
                                           into: buffer.baseAddress! + row * size, source: "\(source.name) example \(example)")
             }
             labels[row] = source.label(at: example)
+            examples.append(example)
         }
         // Rows past `count` (a short last batch, or skipped images) are zeros.
         scalars.withUnsafeMutableBufferPointer { buffer in
             (buffer.baseAddress! + count * size).update(repeating: 0, count: (batchSize - count) * size)
         }
         return Batch(epoch: epoch, index: index, count: count,
-                     input: Tensor(shape: [batchSize] + shape.dimensions, scalars: scalars), labels: labels)
+                     input: Tensor(shape: [batchSize] + shape.dimensions, scalars: scalars), labels: labels, examples: examples)
     }
 
     /// Gives a used batch's input memory back for the next batches to fill, which saves the

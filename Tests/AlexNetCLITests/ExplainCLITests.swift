@@ -1,3 +1,4 @@
+import AlexNet
 import AlexNetData
 import Foundation
 import Testing
@@ -96,5 +97,22 @@ import Testing
         #expect(chosen.status == 0 && chosen.output.contains(": bag "), "\(chosen.output) \(chosen.error)")
         let unknown = try alexnet(["explain", "--checkpoint", checkpoint, image, "--class", "hat", "--out", "\(out)/hat.png"])
         #expect(unknown.status != 0 && unknown.error.contains("neither a class name nor an index"), "\(unknown.error)")
+
+        // A corrupt image stops `features`, naming it, unless --skip-bad-images leaves it out:
+        // then the index holds the other rows, each with its own file.
+        let bags = try FileManager.default.contentsOfDirectory(atPath: "\(data)/val/bag").sorted()
+        let corrupt = "\(data)/val/bag/\(bags[1])"
+        try Data("not a png".utf8).write(to: URL(fileURLWithPath: corrupt))
+        let stops = try alexnet(["features", "--checkpoint", checkpoint, "--split", "test", "--out", "\(out)/bad.st"])
+        #expect(stops.status != 0 && stops.error.contains(bags[1]), "\(stops.error)")
+        #expect(!FileManager.default.fileExists(atPath: "\(out)/bad.st"))
+        let skips = try alexnet(["features", "--checkpoint", checkpoint, "--split", "test", "--skip-bad-images", "--out", "\(out)/skip.st"])
+        #expect(skips.status == 0 && skips.output.contains("15 x 64 features") && skips.error.contains("skipped 1 unreadable image"),
+                "\(skips.output) \(skips.error)")
+        let (full, skipped) = (try FeatureIndex(path: "\(out)/test.st"), try FeatureIndex(path: "\(out)/skip.st"))
+        let paths = try #require(skipped.paths)
+        #expect(paths == (full.paths ?? []).filter { $0 != corrupt } && skipped.labels == zip(full.paths ?? [], full.labels).filter { $0.0 != corrupt }.map(\.1))
+        let kept = try #require(full.paths?.firstIndex(of: paths[5]))
+        #expect(Array(skipped.features[(5 * 64)..<(6 * 64)]) == Array(full.features[(kept * 64)..<((kept + 1) * 64)]), "rows stay with their files")
     }
 }
