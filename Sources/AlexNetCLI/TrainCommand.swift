@@ -324,7 +324,7 @@ struct TrainCommand: ParsableCommand {
             if let classes, classes != session.run.classNames.count {
                 throw CLIError("--classes \(classes), but \(configuration.data) has \(session.run.classNames.count) classes")
             }
-            if let start = session.weightsStart { print(describe(start, fineTuning: session.run.configuration)) }
+            if let start = session.weightsStart { print(describe(start, fineTuning: session.run.configuration, network: session.network)) }
         }
         let configuration = session.run.configuration
         let trainer = session.trainer
@@ -381,11 +381,15 @@ struct TrainCommand: ParsableCommand {
 }
 
 /// What a fine-tuning run took from its weights, tensor by tensor, and what trains.
-func describe(_ start: TrainingSession.WeightsStart, fineTuning c: TrainingConfiguration) -> String {
+func describe(_ start: TrainingSession.WeightsStart, fineTuning c: TrainingConfiguration, network: ResolvedNetwork) -> String {
     let source = c.fineTuning?.weights ?? "the weights"
     var lines = ["Starting from \(source): \(start.match.loadedCount) of \(start.match.tensors.count) tensors loaded"]
     lines += start.match.report.map { "  " + $0 }
-    if !start.frozenLayers.isEmpty { lines.append("frozen (no update, no weight gradient): \(start.frozenLayers.joined(separator: ", "))") }
+    if !start.frozenLayers.isEmpty {
+        let batchNorms = network.layers.filter { $0.layer is BatchNorm && start.frozenLayers.contains($0.name) }
+        let statistics = batchNorms.isEmpty ? "" : "; frozen batch norms normalise with their running statistics and keep them"
+        lines.append("frozen (no update, no weight gradient\(statistics)): \(start.frozenLayers.joined(separator: ", "))")
+    }
     if !start.match.newLayers.isEmpty {
         let rate = c.fineTuning?.headLearningRate.map { "learning rate \($0)" } ?? "the base learning rate"
         lines.append("new head: \(start.match.newLayers.joined(separator: ", ")) (\(rate))")
