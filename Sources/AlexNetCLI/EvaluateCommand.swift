@@ -64,16 +64,16 @@ struct EvaluateCommand: ParsableCommand {
         let network = try loaded.network.resolved()
         let preprocessing = loaded.preprocessing.fitted(to: network.inputShape)
         let plan = try loaded.makePlan(on: try compute.make(allowInt8: true), batchSize: tenCrop ? 10 : batch)
-        let metrics: Metrics
         var skipped: [String] = []
-        if tenCrop {
-            metrics = try TenCrop.evaluate(plan: plan, source: source, preprocessing: preprocessing, shape: network.inputShape,
-                                           classes: classes.count, skipping: skipBadImages ? { skipped.append("\($1)") } : nil)
-        } else {
+        let metrics = try suggestingSkipBadImages(unless: skipBadImages) {
+            if tenCrop {
+                return try TenCrop.evaluate(plan: plan, source: source, preprocessing: preprocessing, shape: network.inputShape,
+                                            classes: classes.count, skipping: skipBadImages ? { skipped.append("\($1)") } : nil)
+            }
             let loader = try DataLoader(source: source, preprocessing: preprocessing, shape: network.inputShape,
                                         batchSize: batch, training: false, skipBadImages: skipBadImages)
-            metrics = try Evaluation.run(plan: plan, loader: loader, classes: classes.count)
-            skipped = loader.skippedImages.map(\.reason)
+            defer { skipped = loader.skippedImages.map(\.reason) }
+            return try Evaluation.run(plan: plan, loader: loader, classes: classes.count)
         }
         let k = classes.count
         let report = Report(

@@ -66,10 +66,10 @@ struct FeaturesCommand: ParsableCommand {
         progress.note("\(extractor.layer) of \(trained.network.name): \(extractor.dimension) values for each of \(source.count) \(split) images of \(dataName)")
         let start = ProgressDisplay.seconds()
         var skipped: [String] = []
-        let (features, labels, examples) = try extractor.features(
-            of: source, skipping: skipBadImages ? { skipped.append("example \($0): \($1)") } : nil
-        ) { done, total in
-            progress.simpleProgress("features", done: done, total: total)
+        let (features, labels, examples) = try suggestingSkipBadImages(unless: skipBadImages) {
+            try extractor.features(of: source, skipping: skipBadImages ? { skipped.append("example \($0): \($1)") } : nil) { done, total in
+                progress.simpleProgress("features", done: done, total: total)
+            }
         }
         progress.finishLine()
         let elapsed = ProgressDisplay.seconds() - start

@@ -84,6 +84,16 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// Runs `body`; when an image file cannot be read and `--skip-bad-images` is off, the error
+/// (which names the file) also says what the flag would do.
+func suggestingSkipBadImages<T>(unless skipping: Bool, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as FileError where !skipping && ["jpg", "jpeg", "png"].contains(error.source.split(separator: ".").last?.lowercased() ?? "") {
+        throw CLIError("\(error)\n(--skip-bad-images leaves images that cannot be read out, and lists them)")
+    }
+}
+
 /// Pretty-printed JSON with sorted keys, for `--json`.
 func json<T: Encodable>(_ value: T) throws -> String {
     let encoder = JSONEncoder()

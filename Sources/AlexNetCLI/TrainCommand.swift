@@ -347,7 +347,7 @@ struct TrainCommand: ParsableCommand {
         flushStandardOutput()
         let outcome: TrainingOutcome
         do {
-            outcome = try session.train()
+            outcome = try suggestingSkipBadImages(unless: skipBadImages) { try session.train() }
         } catch {
             if speaks { display.clearBar() }
             try reportSkipped(session.skippedImages, directory: directory, writes: speaks)
