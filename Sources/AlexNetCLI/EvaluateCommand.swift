@@ -91,11 +91,7 @@ struct EvaluateCommand: ParsableCommand {
         print("\(model.path) on \(dataName) (\(metrics.count) test images\(tenCrop ? ", ten crops each" : "")):")
         print(String(format: "loss %.4f   top-1 %.2f%%", metrics.loss, metrics.top1 * 100)
             + (k > 5 ? String(format: "   top-5 %.2f%%", metrics.top5 * 100) : ""))
-        if !skipped.isEmpty {
-            print("skipped \(skipped.count) unreadable image\(skipped.count == 1 ? "" : "s") (--skip-bad-images):")
-            for line in skipped.prefix(10) { print("  \(line)") }
-            if skipped.count > 10 { print("  ... and \(skipped.count - 10) more") }
-        }
+        for line in skippedImagesReport(skipped, "") { print(line) }
         print("\nper-class accuracy:")
         let width = classes.map(\.count).max() ?? 5
         for (name, accuracy) in zip(classes, metrics.perClassAccuracy) {

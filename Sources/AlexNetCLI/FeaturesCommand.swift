@@ -75,11 +75,7 @@ struct FeaturesCommand: ParsableCommand {
         let elapsed = ProgressDisplay.seconds() - start
         let count = labels.count
         progress.note(String(format: "%d images in %.1f s (%.0f img/s)", count, elapsed, Double(count) / max(elapsed, 1e-9)))
-        if !skipped.isEmpty {
-            progress.note("skipped \(skipped.count) unreadable image\(skipped.count == 1 ? "" : "s") (--skip-bad-images), left out of the index:")
-            for line in skipped.prefix(10) { progress.note("  \(line)") }
-            if skipped.count > 10 { progress.note("  ... and \(skipped.count - 10) more") }
-        }
+        for line in skippedImagesReport(skipped, ", left out of the index") { progress.note(line) }
         guard count > 0 else { throw CLIError("no image of \(dataName)'s \(split) split could be read: nothing to index") }
         var learnt: BinaryCodes?
         if let codes {

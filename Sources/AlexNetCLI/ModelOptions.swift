@@ -89,9 +89,16 @@ struct CLIError: Error, CustomStringConvertible {
 func suggestingSkipBadImages<T>(unless skipping: Bool, _ body: () throws -> T) throws -> T {
     do {
         return try body()
-    } catch let error as FileError where !skipping && ["jpg", "jpeg", "png"].contains(error.source.split(separator: ".").last?.lowercased() ?? "") {
+    } catch let error as FileError where !skipping && ImageFolder.isImageName(error.source) {
         throw CLIError("\(error)\n(--skip-bad-images leaves images that cannot be read out, and lists them)")
     }
+}
+
+/// The images `--skip-bad-images` left out, for the report: a heading, then the first ten.
+func skippedImagesReport(_ skipped: [String], _ heading: String) -> [String] {
+    guard !skipped.isEmpty else { return [] }
+    return ["skipped \(skipped.count) unreadable image\(skipped.count == 1 ? "" : "s") (--skip-bad-images)\(heading):"]
+        + skipped.prefix(10).map { "  \($0)" } + (skipped.count > 10 ? ["  ... and \(skipped.count - 10) more"] : [])
 }
 
 /// Pretty-printed JSON with sorted keys, for `--json`.

@@ -104,7 +104,7 @@ struct PredictCommand: ParsableCommand {
                 continue
             }
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted()
-            let images = names.filter { name in ["jpg", "jpeg", "png"].contains(name.split(separator: ".").last.map { $0.lowercased() } ?? "") }
+            let images = names.filter(ImageFolder.isImageName)
             if images.isEmpty { empty.append(path) }
             files += images.map { path.hasSuffix("/") ? path + $0 : "\(path)/\($0)" }
         }

@@ -38,7 +38,7 @@ public struct ImageFolder: ImageFiles {
     public var name: String { root }
 
     /// True for names ending in .jpg, .jpeg or .png, in any case.
-    static func isImageName(_ name: String) -> Bool {
+    public static func isImageName(_ name: String) -> Bool {
         name.lastIndex(of: ".").map { extensions.contains(name[name.index(after: $0)...].lowercased()) } ?? false
     }
 
